@@ -1,0 +1,32 @@
+"""Brubeck: synchronous-looking handlers on gevent or eventlet, over WSGI or Mongrel2.
+
+Importing this package has no side effects: no backend is imported and nothing
+is monkey-patched until a `Brubeck` app is built (or the CLI starts).
+"""
+
+from .app import Brubeck
+from .config import ConfigError
+from .connections import Mongrel2Connection, WSGIConnection
+from .errors import BadRequest, HTTPError
+from .handlers import JSONMessageHandler, MessageHandler, WebMessageHandler
+from .request import Request
+from .response import Response, http_response, render
+
+__version__ = "0.5.0.dev0"
+version = __version__
+
+__all__ = [
+    "BadRequest",
+    "Brubeck",
+    "ConfigError",
+    "HTTPError",
+    "JSONMessageHandler",
+    "MessageHandler",
+    "Mongrel2Connection",
+    "Request",
+    "Response",
+    "WSGIConnection",
+    "WebMessageHandler",
+    "http_response",
+    "render",
+]

@@ -1,0 +1,228 @@
+"""The Brubeck application: configuration, routes, and turning a Request into a Response."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import concurrency
+from .config import ConfigError, check_config
+from .cookies import DEFAULT_MAX_AGE
+from .errors import HTTPError
+from .handlers import MessageHandler, WebMessageHandler
+from .limits import Limits
+from .request import Request
+from .response import Response, to_response
+from .routing import Router
+
+log = logging.getLogger("brubeck")
+
+CONNECTION_ENV_VAR = "BRUBECK_CONNECTION"
+
+
+class Brubeck:
+    """A web application: routes requests to handlers, served by one connection.
+
+    Constructing it installs the concurrency backend (the one place monkey
+    patching happens); `run()` opens the connection and serves forever. The
+    instance is also a WSGI callable (`app.wsgi` is the same thing), so any
+    WSGI server can serve it.
+    """
+
+    def __init__(
+        self,
+        msg_conn: Any = None,
+        mongrel2_pair: tuple[str, str] | None = None,
+        handler_tuples: Iterable[tuple[str, Callable]] | None = None,
+        pool: Any = None,
+        no_handler: Callable | None = None,
+        base_handler: type[MessageHandler] | None = None,
+        template_loader: Callable[[], Any] | None = None,
+        log_level: int | str = logging.INFO,
+        login_url: str | None = None,
+        db_conn: Any = None,
+        cookie_secret: Any = None,
+        cookie_max_age: float = DEFAULT_MAX_AGE,
+        api_base_url: str | None = None,
+        concurrency: str | None = None,
+        debug: bool = False,
+        limits: dict[str, int] | Limits | None = None,
+        request_timeout: float = 60.0,
+        **unknown: Any,
+    ) -> None:
+        config = {k: v for k, v in locals().items() if k not in ("self", "unknown", "__class__")}
+        check_config({**config, **unknown})
+        self._configure_logging(log_level)
+
+        self.backend = _select_backend(concurrency)
+        self.msg_conn = _choose_connection(msg_conn, mongrel2_pair)
+        self.pool = pool
+        self.base_handler = base_handler or WebMessageHandler
+        self.no_handler = no_handler
+        self.login_url = login_url or "/login"
+        self.db_conn = db_conn
+        self.cookie_secret = cookie_secret
+        self.cookie_max_age = cookie_max_age
+        self.api_base_url = api_base_url or "/"
+        self.debug = debug
+        self.limits = Limits.from_config(limits)
+        self.request_timeout = request_timeout
+        self.router = Router()
+        self.template_loader = template_loader
+        self.template_env = None
+        if template_loader is not None:
+            self.template_env = template_loader()
+            if not self.template_env:
+                raise ConfigError("template_loader returned no environment")
+        for pattern, target in handler_tuples or ():
+            self.add_route_rule(pattern, target)
+
+    @staticmethod
+    def _configure_logging(level: int | str) -> None:
+        if isinstance(level, str):
+            level = logging.getLevelName(level.upper())
+        logging.getLogger("brubeck").setLevel(level)
+        if not logging.getLogger().handlers:
+            logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    # -- routes -------------------------------------------------------------------
+
+    def add_route_rule(self, pattern: str | re.Pattern, kallable: Callable,
+                       method: str | Iterable[str] | None = None) -> None:
+        """Route `pattern` to a handler class or a `fn(application, message, ...)`."""
+        self.router.add(pattern, kallable, method)
+
+    def add_route(self, url_pattern: str, method: str | Iterable[str] | None = None
+                  ) -> Callable[[Callable], Callable]:
+        """Decorator routing `url_pattern` (for `method`, default any) to a function."""
+        def decorator(kallable: Callable) -> Callable:
+            self.add_route_rule(url_pattern, kallable, method)
+            return kallable
+        return decorator
+
+    def route_message(self, message: Request) -> Callable[[], Any]:
+        """A zero-argument callable that answers `message` (Brubeck 0.4's contract)."""
+        found = self.router.match(message.path, message.method)
+        route = found.route
+        if route is None:
+            if self.no_handler is not None:
+                return self._bind(self.no_handler, message, (), {})
+            return lambda: self.base_handler(self, message).render_error(404)
+        if found.refused:
+            return self._refuse(route.target, message, found.allowed)
+        return self._bind(route.target, message, found.args, found.kwargs)
+
+    def _bind(self, target: Callable, message: Request, args: tuple,
+              kwargs: dict[str, str]) -> Callable[[], Any]:
+        if inspect.isclass(target):
+            handler = target(self, message)
+            handler._url_args = args
+            handler._url_kwargs = kwargs
+            return handler
+        return lambda: self._call_function(target, message, args, kwargs)
+
+    def _refuse(self, target: Callable, message: Request,
+                allowed: frozenset[str]) -> Callable[[], Any]:
+        """The path matched but no route takes this method: OPTIONS or 405."""
+        allow = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
+        if message.method == "OPTIONS":
+            return lambda: Response(b"", 204, None, {"Allow": allow})
+        handler_class = target if inspect.isclass(target) else self.base_handler
+        handler = handler_class(self, message)
+        handler.allowed_methods = allowed
+        return handler.unsupported
+
+    def _call_function(self, target: Callable, message: Request, args: tuple,
+                       kwargs: dict[str, str]) -> Any:
+        try:
+            result = target(self, message, *args, **kwargs)
+        except HTTPError as err:
+            if err.log_message:
+                log.warning("%s %s: %s", message.method, message.path, err)
+            return self.base_handler(self, message)._http_error(err)
+        except Exception as err:
+            log.exception("%s %s failed", message.method, message.path)
+            return self.base_handler(self, message).error(err)
+        return Response(b"", 204) if result is None else result
+
+    # -- answering ------------------------------------------------------------------
+
+    def handle(self, message: Request) -> Response:
+        """Answer one request; never raises, whatever the handler does."""
+        try:
+            return to_response(self.route_message(message)())
+        except HTTPError as err:  # raised while routing or building the handler
+            return self._answer_error(message, err)
+        except Exception as err:
+            log.exception("%s %s failed outside its handler", message.method, message.path)
+            return self._answer_error(message, err)
+
+    def _answer_error(self, message: Request, err: Exception) -> Response:
+        try:
+            handler = self.base_handler(self, message)
+            if isinstance(err, HTTPError):
+                return to_response(handler._http_error(err))
+            return to_response(handler.error(err))
+        except Exception:
+            log.exception("base_handler failed to render an error")
+            status = err.status_code if isinstance(err, HTTPError) else 500
+            return Response(f"{status}\n", status, headers={"Content-Type": "text/plain"})
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        """The app as a WSGI callable (for gunicorn and other WSGI servers)."""
+        from .connections.wsgi import wsgi_app
+
+        return wsgi_app(self, environ, start_response)
+
+    @property
+    def wsgi(self) -> Brubeck:
+        """The WSGI callable: the application itself."""
+        return self
+
+    # -- templates ------------------------------------------------------------------
+
+    def render_template(self, template_file: str, **context: Any) -> str:
+        """Render `template_file` with the configured `template_loader`'s environment."""
+        from .templating import render
+
+        if self.template_env is None:
+            raise ConfigError("render_template needs a template_loader in the config")
+        return render(self.template_env, template_file, context)
+
+    # -- running --------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Open the connection and serve until interrupted."""
+        if self.msg_conn is None:
+            raise ConfigError(
+                "no connection configured: give msg_conn=WSGIConnection(...) or "
+                f"mongrel2_pair=(...), or set {CONNECTION_ENV_VAR}"
+            )
+        log.info("Brubeck online (%s, %s)", self.backend.name, self.msg_conn)
+        try:
+            self.msg_conn.run(self)
+        except KeyboardInterrupt:
+            log.info("Brubeck going down")
+
+
+def _select_backend(configured: str | None) -> Any:
+    try:
+        return concurrency.select(configured)
+    except concurrency.BackendError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _choose_connection(msg_conn: Any, mongrel2_pair: tuple[str, str] | None) -> Any:
+    """`BRUBECK_CONNECTION` first, then `msg_conn`, then `mongrel2_pair`."""
+    from .connections import from_url, mongrel2_connection
+
+    override = os.environ.get(CONNECTION_ENV_VAR)
+    if override:
+        return from_url(override)
+    if mongrel2_pair is not None:
+        return mongrel2_connection(*mongrel2_pair)
+    return msg_conn

@@ -1,0 +1,102 @@
+"""The eventlet backend (eventlet is in maintenance mode; gevent is the default)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+with warnings.catch_warnings():  # its multi-line deprecation banner; we log one line
+    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated")
+    import eventlet
+    import eventlet.event
+    import eventlet.patcher
+    import eventlet.queue
+    import eventlet.tpool
+    import eventlet.wsgi
+
+name = "eventlet"
+log = logging.getLogger("brubeck.wsgi")
+
+spawn = eventlet.spawn
+sleep = eventlet.sleep
+Queue = eventlet.queue.Queue
+Timeout = eventlet.Timeout
+
+
+class Pool(eventlet.GreenPool):
+    """A GreenPool with gevent's `join()` spelling, so callers need not branch."""
+
+    def join(self, timeout: float | None = None) -> bool:
+        with eventlet.Timeout(timeout, False):
+            self.waitall()
+            return True
+        return False
+
+
+class Event:
+    """A resettable event with gevent's interface (eventlet's Event fires once)."""
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._event = eventlet.event.Event()
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        self._flag = True
+        if not self._event.ready():
+            self._event.send(True)
+
+    def clear(self) -> None:
+        if self._flag:
+            self._flag = False
+            self._event = eventlet.event.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._flag:
+            return True
+        event = self._event
+        with eventlet.Timeout(timeout, False):
+            event.wait()
+        return self._flag
+
+
+def install() -> None:
+    """Monkey-patch the stdlib once; a process already patched by eventlet is left alone."""
+    if not eventlet.patcher.is_monkey_patched("socket"):
+        eventlet.monkey_patch()
+    log.info("eventlet is in maintenance mode upstream; gevent is Brubeck's default")
+
+
+def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking C or CPU work in eventlet's native thread pool; the hub stays free."""
+    return eventlet.tpool.execute(fn, *args)
+
+
+def __getattr__(attr: str) -> Any:
+    if attr == "zmq":  # imported on first use: WSGI-only apps need no pyzmq
+        from eventlet.green import zmq
+
+        return zmq
+    raise AttributeError(attr)
+
+
+class _Protocol(eventlet.wsgi.HttpProtocol):
+    def setup(self) -> None:
+        if self.request.family in (socket.AF_INET, socket.AF_INET6):
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+
+
+def serve_wsgi(
+    app: Callable, host: str = "127.0.0.1", port: int = 6767, sock: socket.socket | None = None
+) -> None:
+    """Serve `app` until the process is told to stop."""
+    listener = sock if sock is not None else eventlet.listen((host, port))
+    eventlet.wsgi.server(
+        listener, app, protocol=_Protocol, log=log, log_output=False, debug=False,
+    )

@@ -1,0 +1,96 @@
+"""WSGI: the app as a WSGI callable, served by the backend's server or any other."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BadRequest, HTTPError, RequestTooLarge
+from ..limits import Limits
+from ..request import Headers, Request
+from ..response import plain_response, wsgi_parts
+
+if TYPE_CHECKING:
+    from ..app import Brubeck
+
+log = logging.getLogger("brubeck.wsgi")
+
+_SPECIAL_HEADERS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+
+
+class WSGIConnection:
+    """Serve the app over HTTP with the concurrency backend's own WSGI server."""
+
+    def __init__(self, port: int = 6767, host: str = "127.0.0.1") -> None:
+        self.port = int(port)
+        self.host = host
+
+    def __repr__(self) -> str:
+        return f"WSGIConnection(port={self.port}, host={self.host!r})"
+
+    def run(self, application: Brubeck) -> None:
+        application.backend.serve_wsgi(application.wsgi, self.host, self.port)
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    stream = environ.get("wsgi.input")
+    if length_text:
+        if not length_text.isdigit():
+            raise BadRequest("Invalid Content-Length")
+        length = int(length_text)
+        if length > limit:
+            raise RequestTooLarge(f"Body over {limit} bytes")
+        return stream.read(length) if length and stream is not None else b""
+    if stream is None or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return b""
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        raise RequestTooLarge(f"Body over {limit} bytes")
+    return body
+
+
+def request_from_environ(environ: dict[str, Any], limits: Limits) -> Request:
+    """Build a Request from a WSGI environ; malformed input raises a 4xx HTTPError."""
+    pairs = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            pairs.append((key[5:].replace("_", "-").lower(), value))
+        elif key in _SPECIAL_HEADERS and value:
+            pairs.append((_SPECIAL_HEADERS[key], value))
+    if len(pairs) > limits.header_count:
+        raise HTTPError(431, "Too many headers")
+    try:
+        path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8")
+        query = environ.get("QUERY_STRING", "")
+        query.encode("ascii")
+    except UnicodeError:
+        raise BadRequest("Request target is not valid UTF-8") from None
+    return Request(
+        method=environ["REQUEST_METHOD"],
+        path=path or "/",
+        query_string=query,
+        headers=Headers(pairs),
+        body=_read_body(environ, limits.body),
+        remote_addr=environ.get("REMOTE_ADDR", ""),
+        scheme=environ.get("wsgi.url_scheme", "http"),
+        version=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        limits=limits,
+    )
+
+
+def wsgi_app(application: Brubeck, environ: dict[str, Any],
+             start_response: Callable) -> Iterable[bytes]:
+    """Answer one WSGI request with `application`."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    try:
+        request = request_from_environ(environ, application.limits)
+    except HTTPError as err:
+        log.info("%s %s refused: %s", method, environ.get("PATH_INFO"), err)
+        response = plain_response(err.status_code, err.reason, {"Connection": "close"})
+    else:
+        response = application.handle(request)
+    status, headers, body = wsgi_parts(response, method)
+    start_response(status, headers)
+    return [body]

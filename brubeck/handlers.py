@@ -1,0 +1,421 @@
+"""Handler classes: one instance per request, thrown away afterwards.
+
+The shape is Brubeck 0.4's (itself Tornado-like): a payload holding status code,
+status message and timestamp; `initialize`/`prepare`/`on_finish` hooks; one
+method per HTTP verb; `render()` turning the handler's state into a response.
+
+Rendering mixins (see `brubeck.templating`) plug into `render_error` through
+a `render_error_page` hook that `WebMessageHandler` deliberately does not
+define, so a mixin works whichever side of `WebMessageHandler` it is listed on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from datetime import date, datetime
+from html import escape
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from . import cookies
+from .errors import HTTPError, reason_phrase
+from .request import Request
+from .response import Response
+from .routing import HTTP_METHODS
+
+if TYPE_CHECKING:
+    from .app import Brubeck
+
+log = logging.getLogger("brubeck.handlers")
+access_log = logging.getLogger("brubeck.access")
+
+
+def json_default(value: Any) -> Any:
+    """Serialize what handlers commonly put in payloads: models, dates, UUIDs, sets."""
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=json_default, separators=(",", ":"))
+
+
+class MessageHandler:
+    """Base of all handlers: payload, status, hooks and method dispatch."""
+
+    _SUCCESS_CODE = 0
+    _BAD_REQUEST = -1
+    _AUTH_FAILURE = -2
+    _NOT_FOUND = -3
+    _NOT_ALLOWED = -4
+    _SERVER_ERROR = -5
+    _DEFAULT_STATUS = _SERVER_ERROR  # default to error, earn success
+
+    _response_codes: dict[int, str] = {
+        0: "OK",
+        -1: "Bad request",
+        -2: "Authentication failed",
+        -3: "Not found",
+        -4: "Method not allowed",
+        -5: "Server error",
+    }
+
+    _STATUS_CODE = "status_code"
+    _STATUS_MSG = "status_msg"
+    _TIMESTAMP = "timestamp"
+
+    def __init__(self, application: Brubeck, message: Request, *args: Any, **kwargs: Any) -> None:
+        self.application = application
+        self.message = message
+        self._payload: dict[str, Any] = {}
+        self._finished = False
+        self._url_args: tuple = ()
+        self._url_kwargs: dict[str, str] = {}
+        self.set_status(self._DEFAULT_STATUS)
+        self.set_timestamp(int(time.time() * 1000))
+        self.initialize()
+
+    # -- hooks ------------------------------------------------------------------
+
+    def initialize(self) -> None:
+        """Called at the end of __init__ (and again by clear_payload)."""
+
+    def prepare(self) -> None:
+        """Called before the verb method; may render early (set `_finished`)."""
+
+    def on_finish(self) -> None:
+        """Called after the response is produced, even when the handler failed."""
+
+    @property
+    def db_conn(self) -> Any:
+        return self.application.db_conn
+
+    @property
+    def supported_methods(self) -> list[str]:
+        """The verbs this handler defines, lower case (0.4's shape)."""
+        return [m.lower() for m in HTTP_METHODS if callable(getattr(self, m.lower(), None))]
+
+    # -- payload ------------------------------------------------------------------
+
+    def add_to_payload(self, key: str, value: Any) -> None:
+        self._payload[key] = value
+
+    def clear_payload(self) -> None:
+        """Reset the payload, keeping the status code, and run `initialize` again."""
+        status_code = self.status_code
+        self._payload = {}
+        self.set_status(status_code)
+        self.initialize()
+
+    def set_status(self, status_code: int, status_msg: str | None = None,
+                   extra_txt: str | None = None) -> None:
+        if status_msg is None:
+            status_msg = self._response_codes.get(status_code) or reason_phrase(status_code)
+        if extra_txt:
+            status_msg = f"{status_msg} - {extra_txt}"
+        self._payload[self._STATUS_CODE] = status_code
+        self._payload[self._STATUS_MSG] = status_msg
+
+    @property
+    def status_code(self) -> int:
+        return self._payload[self._STATUS_CODE]
+
+    @property
+    def status_msg(self) -> str:
+        return self._payload[self._STATUS_MSG]
+
+    @property
+    def current_time(self) -> int:
+        return self._payload[self._TIMESTAMP]
+
+    def set_timestamp(self, timestamp: int) -> None:
+        self._payload[self._TIMESTAMP] = timestamp
+        self.timestamp = timestamp
+
+    # -- output -------------------------------------------------------------------
+
+    def render(self, status_code: int | None = None, hide_status: bool = False,
+               **kwargs: Any) -> Any:
+        """The payload as JSON; web handlers override this to produce HTTP."""
+        if status_code is not None:
+            self.set_status(status_code)
+        return to_json(self._payload)
+
+    def render_error(self, status_code: int, error_handler: Callable[[], Any] | None = None,
+                     **kwargs: Any) -> Any:
+        """Clear the payload and render `status_code`; `error_handler` may customise first."""
+        self.clear_payload()
+        if error_handler is not None:
+            error_handler()
+        self._finished = True
+        return self.render(status_code=status_code)
+
+    def unsupported(self, *args: Any, **kwargs: Any) -> Any:
+        return self.render_error(self._NOT_ALLOWED)
+
+    def error(self, err: Exception) -> Any:
+        """A handler method raised `err` (already logged): answer with a server error."""
+        return self.render_error(self._SERVER_ERROR)
+
+    def _http_error(self, err: HTTPError) -> Any:
+        return self.render_error(err.status_code)
+
+    # -- dispatch -----------------------------------------------------------------
+
+    def _verb_method(self) -> Callable[..., Any] | None:
+        method = self.message.method
+        if method not in HTTP_METHODS:
+            return None
+        fun = getattr(self, method.lower(), None)
+        if fun is None and method == "HEAD":
+            fun = getattr(self, "get", None)
+        return fun if callable(fun) else None
+
+    def __call__(self) -> Any:
+        """Run prepare, the verb method and on_finish; always produce a response."""
+        try:
+            try:
+                self.prepare()
+                if self._finished:
+                    return self.render()
+                fun = self._verb_method()
+                if fun is None:
+                    return self.unsupported()
+                rendered = fun(*self._url_args, **self._url_kwargs)
+                self._finished = True
+                return self.render() if rendered is None else rendered
+            except HTTPError as err:
+                if err.log_message:
+                    log.warning("%s %s: %s", self.message.method, self.message.path, err)
+                return self._http_error(err)
+            except Exception as err:
+                log.exception("%s %s failed", self.message.method, self.message.path)
+                return self.error(err)
+        finally:
+            try:
+                self.on_finish()
+            except Exception:
+                log.exception("on_finish failed for %s %s", self.message.method,
+                              self.message.path)
+
+
+class WebMessageHandler(MessageHandler):
+    """Answers HTTP: a body, headers and cookies around the payload's status."""
+
+    _SUCCESS_CODE = 200
+    _UPDATED_CODE = 200
+    _CREATED_CODE = 201
+    _MULTI_CODE = 207
+    _FAILED_CODE = 400
+    _AUTH_FAILURE = 401
+    _FORBIDDEN = 403
+    _NOT_FOUND = 404
+    _NOT_ALLOWED = 405
+    _SERVER_ERROR = 500
+    _DEFAULT_STATUS = _SERVER_ERROR
+
+    _response_codes = {
+        200: "OK",
+        400: "Bad request",
+        401: "Authentication failed",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        500: "Server error",
+    }
+
+    #: Set by the application when routes sharing a pattern allow other methods.
+    allowed_methods: frozenset[str] | None = None
+
+    def __init__(self, application: Brubeck, message: Request, *args: Any, **kwargs: Any) -> None:
+        self.body: Any = ""
+        self.headers: dict[str, str] = {}
+        super().__init__(application, message, *args, **kwargs)
+
+    def clear_payload(self) -> None:
+        self.body = ""
+        self.headers = {}
+        super().clear_payload()
+
+    def set_body(self, body: Any, headers: dict[str, str] | None = None,
+                 status_code: int = _SUCCESS_CODE) -> None:
+        self.body = body
+        self.set_status(status_code)
+        if headers is not None:
+            self.headers = headers
+
+    # -- verbs every web handler answers ------------------------------------------
+
+    def options(self, *args: Any, **kwargs: Any) -> Any:
+        """Answer OPTIONS with the methods this handler defines."""
+        self.headers["Allow"] = self._allow_header()
+        self.set_status(204)
+        return self.render()
+
+    def _allow_header(self) -> str:
+        methods = self.allowed_methods or {m.upper() for m in self.supported_methods}
+        if "GET" in methods:
+            methods = set(methods) | {"HEAD"}
+        return ", ".join(sorted(methods))
+
+    def unsupported(self, *args: Any, **kwargs: Any) -> Any:
+        allow = self._allow_header()
+        return self.render_error(
+            self._NOT_ALLOWED, error_handler=lambda: self.headers.__setitem__("Allow", allow)
+        )
+
+    def error(self, err: Exception) -> Any:
+        detail = traceback.format_exc() if self.application.debug else None
+        return self.render_error(self._SERVER_ERROR, detail=detail)
+
+    def _http_error(self, err: HTTPError) -> Any:
+        def add_headers() -> None:
+            self.headers.update(err.headers)
+
+        return self.render_error(err.status_code, error_handler=add_headers,
+                                 status_msg=err.reason)
+
+    def redirect(self, url: str, status_code: int = 302) -> Response:
+        """Answer with a redirect to `url`, dropping whatever was rendered so far."""
+        self.clear_payload()
+        self._finished = True
+        self.set_status(status_code, status_msg=reason_phrase(status_code))
+        self.headers["Location"] = url
+        self.body = ""
+        return self.render()
+
+    def render_error(self, status_code: int, error_handler: Callable[[], Any] | None = None,
+                     status_msg: str | None = None, detail: str | None = None,
+                     **kwargs: Any) -> Any:
+        """Render an error page: the mixin's template if one is mixed in, else plain HTML."""
+        self.clear_payload()
+        if error_handler is not None:
+            error_handler()
+        self.set_status(status_code, status_msg)
+        self._finished = True
+        page_hook = getattr(self, "render_error_page", None)
+        page = page_hook(status_code, detail=detail) if page_hook is not None else None
+        self.body = page if page is not None else self.default_error_page(detail)
+        return self.render()
+
+    def default_error_page(self, detail: str | None = None) -> str:
+        title = escape(f"{self.status_code} {self.status_msg}")
+        extra = f"<pre>{escape(detail)}</pre>" if detail else ""
+        return f"<!doctype html><title>{title}</title><h1>{title}</h1>{extra}\n"
+
+    # -- request helpers ------------------------------------------------------------
+
+    def get_argument(self, name: str, default: str | None = None, strip: bool = True) -> Any:
+        return self.message.get_argument(name, default=default, strip=strip)
+
+    def get_arguments(self, name: str, strip: bool = True) -> list[str]:
+        return self.message.get_arguments(name, strip=strip)
+
+    # -- cookies --------------------------------------------------------------------
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Outgoing cookies: name -> Set-Cookie header value."""
+        if not hasattr(self, "_cookies"):
+            self._cookies: dict[str, str] = {}
+        return self._cookies
+
+    def get_cookie(self, key: str, default: Any = None, secret: Any = None,
+                   max_age_days: float | None = None) -> Any:
+        """A cookie the client sent; with `secret`, only if its signature verifies."""
+        cookie = self.message.cookies.get(key)
+        if cookie is None:
+            return default
+        if not secret:
+            return cookie.value
+        max_age = max_age_days * 86400 if max_age_days is not None else \
+            self.application.cookie_max_age
+        return cookies.verify(secret, key, cookie.value, max_age=max_age)
+
+    def set_cookie(self, key: str, value: Any, secret: Any = None, **kwargs: Any) -> None:
+        """Set a cookie; with `secret` it is signed (and HttpOnly, SameSite=Lax by default)."""
+        if secret:
+            value = cookies.sign(secret, key, value)
+            kwargs.setdefault("httponly", True)
+            kwargs.setdefault("samesite", "Lax")
+            kwargs.setdefault("max_age", int(self.application.cookie_max_age))
+        elif not isinstance(value, str):
+            raise TypeError("a cookie value must be a str unless it is signed (secret=...)")
+        self.cookies[key] = cookies.format_set_cookie(key, value, **kwargs)
+
+    def delete_cookie(self, key: str, **kwargs: Any) -> None:
+        """Expire cookie `key`; pass the same `path`/`domain` it was set with."""
+        kwargs["max_age"] = 0
+        kwargs["expires"] = 0
+        self.set_cookie(key, "", **kwargs)
+
+    def delete_cookies(self) -> None:
+        """Expire every cookie the client sent."""
+        for key in self.message.cookies:
+            self.delete_cookie(key)
+
+    def convert_cookies(self) -> list[tuple[str, str]]:
+        """Outgoing cookies as Set-Cookie header pairs."""
+        return [("Set-Cookie", value) for value in self.cookies.values()]
+
+    # -- output -----------------------------------------------------------------------
+
+    def render(self, status_code: int | None = None, http_200: bool = False,
+               **kwargs: Any) -> Response:
+        """The handler's state as a Response; `http_200` forces status 200."""
+        if status_code is not None:
+            self.set_status(status_code)
+        code = 200 if http_200 else self.status_code
+        headers: list[tuple[str, str]] = list(self.headers.items())
+        if hasattr(self, "_cookies"):
+            headers.extend(self.convert_cookies())
+        if access_log.isEnabledFor(logging.DEBUG):
+            access_log.debug("%s %s %s (%s)", code, self.message.method, self.message.path,
+                             self.message.remote_addr)
+        return Response(self.body, code, self.status_msg, headers)
+
+
+class JSONMessageHandler(WebMessageHandler):
+    """Renders the payload as JSON: status code, status message, timestamp and your keys.
+
+    `hide_status=True` sends only the payload's `data` key, when there is one.
+    """
+
+    def render(self, status_code: int | None = None, hide_status: bool = False,
+               **kwargs: Any) -> Response:
+        if status_code is not None:
+            self.set_status(status_code)
+        self.headers["Content-Type"] = "application/json"
+        if self.status_code == 204:
+            self.body = ""
+        elif hide_status and "data" in self._payload:
+            self.body = to_json(self._payload["data"])
+        else:
+            self.body = to_json(self._payload)
+        return super().render(**kwargs)
+
+    def render_error(self, status_code: int, error_handler: Callable[[], Any] | None = None,
+                     status_msg: str | None = None, detail: str | None = None,
+                     **kwargs: Any) -> Any:
+        self.clear_payload()
+        if error_handler is not None:
+            error_handler()
+        self.set_status(status_code, status_msg)
+        if detail:
+            self.add_to_payload("traceback", detail)
+        self._finished = True
+        return self.render()

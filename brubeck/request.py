@@ -1,0 +1,257 @@
+"""The request a handler sees, the same whichever connection delivered it.
+
+Nothing here does I/O: connections build a `Request` from what they read, and
+everything else (arguments, cookies, JSON, files) is parsed lazily, once, on
+first use. Malformed input raises `BadRequest`, which becomes a 400.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import multipart
+
+from .errors import BadRequest, RequestTooLarge
+from .limits import DEFAULT_LIMITS, Limits
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive, multi-valued header map; `headers[name]` is the first value."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
+        self._values: dict[str, list[str]] = {}
+        items = pairs.items() if isinstance(pairs, Mapping) else pairs
+        for name, value in items:
+            self._values.setdefault(name.lower(), []).append(value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name.lower()][0]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get_all(self, name: str) -> list[str]:
+        return list(self._values.get(name.lower(), ()))
+
+    def __repr__(self) -> str:
+        return f"Headers({self._values!r})"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(data: bytes | str, limit: int) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, bounded size and nesting; else BadRequest."""
+    if len(data) > limit:
+        raise RequestTooLarge(f"JSON body over {limit} bytes")
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BadRequest("JSON nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest("Malformed JSON body", log_message=str(error)) from None
+
+
+def decode_path(raw_path: str | bytes) -> str:
+    """Percent-decode a request path as strict UTF-8."""
+    if isinstance(raw_path, bytes):
+        raw_path = raw_path.decode("latin-1")
+    try:
+        return unquote(raw_path, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("Path is not valid UTF-8") from None
+
+
+def parse_query(query: str, max_fields: int) -> dict[str, list[str]]:
+    """Parse `a=1&b=2` into lists of values; invalid UTF-8 or too many fields is a 400."""
+    arguments: dict[str, list[str]] = {}
+    if not query:
+        return arguments
+    try:
+        pairs = parse_qsl(
+            query, keep_blank_values=True, encoding="utf-8", errors="strict",
+            max_num_fields=max_fields,
+        )
+    except UnicodeDecodeError:
+        raise BadRequest("Arguments are not valid UTF-8") from None
+    except ValueError as error:
+        raise BadRequest("Too many arguments", log_message=str(error)) from None
+    for name, value in pairs:
+        arguments.setdefault(name, []).append(value)
+    return arguments
+
+
+@dataclass(frozen=True)
+class RequestCookie:
+    """A cookie the client sent; `.value` as 0.4's `message.cookies[name].value`."""
+
+    key: str
+    value: str
+
+
+_CONTROL = {chr(c) for c in range(32) if c != 9} | {chr(127)}
+
+
+def parse_cookie_header(header: str) -> dict[str, RequestCookie]:
+    """Parse `a=1; b="2"` leniently, as browsers send it; control characters are a 400."""
+    if not _CONTROL.isdisjoint(header):
+        raise BadRequest("Malformed Cookie header")
+    cookies: dict[str, RequestCookie] = {}
+    for chunk in header.split(";"):
+        name, sep, value = chunk.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookies[name] = RequestCookie(name, value)
+    return cookies
+
+
+class Request:
+    """One HTTP request: method, path, headers, body, and what is parsed from them."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query_string: str = "",
+        headers: Headers | Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        body: bytes = b"",
+        remote_addr: str = "",
+        scheme: str = "http",
+        version: str = "HTTP/1.1",
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.method = method.upper()
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.body = body
+        self.remote_addr = remote_addr
+        self.scheme = scheme
+        self.version = version
+        self.limits = limits
+        # Set by connections that know about the client's connection (Mongrel2).
+        self.sender: str | None = None
+        self.conn_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+    @property
+    def url(self) -> str:
+        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    # -- arguments ------------------------------------------------------------
+
+    @cached_property
+    def query_arguments(self) -> dict[str, list[str]]:
+        return parse_query(self.query_string, self.limits.form_fields)
+
+    @cached_property
+    def body_arguments(self) -> dict[str, list[str]]:
+        if self.content_type == "application/x-www-form-urlencoded":
+            try:
+                text = self.body.decode("ascii")
+            except UnicodeDecodeError:
+                raise BadRequest("Form body is not URL-encoded ASCII") from None
+            return parse_query(text, self.limits.form_fields)
+        if self.content_type == "multipart/form-data":
+            return self._multipart[0]
+        return {}
+
+    @cached_property
+    def arguments(self) -> dict[str, list[str]]:
+        """Query and form arguments together, query values first."""
+        merged = {name: list(values) for name, values in self.query_arguments.items()}
+        for name, values in self.body_arguments.items():
+            merged.setdefault(name, []).extend(values)
+        return merged
+
+    def get_arguments(self, name: str, strip: bool = True) -> list[str]:
+        values = self.arguments.get(name, [])
+        return [value.strip() for value in values] if strip else list(values)
+
+    def get_argument(self, name: str, default: str | None = None, strip: bool = True) -> str | None:
+        """The last value of argument `name`, or `default` when it is absent."""
+        values = self.get_arguments(name, strip=strip)
+        return values[-1] if values else default
+
+    # -- bodies -----------------------------------------------------------------
+
+    @cached_property
+    def json(self) -> Any:
+        """The body parsed as JSON (None for an empty body)."""
+        if not self.body:
+            return None
+        return parse_json(self.body, self.limits.json_body)
+
+    @property
+    def files(self) -> dict[str, list[dict[str, Any]]]:
+        """Uploaded files: `{field: [{'filename', 'body', 'content_type'}]}` (0.4's shape)."""
+        if self.content_type != "multipart/form-data":
+            return {}
+        return self._multipart[1]
+
+    @cached_property
+    def _multipart(self) -> tuple[dict[str, list[str]], dict[str, list[dict[str, Any]]]]:
+        _, options = multipart.parse_options_header(self.headers.get("content-type", ""))
+        boundary = options.get("boundary")
+        if not boundary:
+            raise BadRequest("Multipart body without a boundary")
+        fields: dict[str, list[str]] = {}
+        files: dict[str, list[dict[str, Any]]] = {}
+        limits = self.limits
+        try:
+            parser = multipart.MultipartParser(
+                io.BytesIO(self.body), boundary, content_length=len(self.body),
+                part_limit=limits.multipart_parts, memory_limit=limits.body,
+                spool_limit=limits.body + 1, strict=True,
+            )
+            for part in parser:
+                if part.filename is None:
+                    fields.setdefault(part.name, []).append(part.value)
+                    continue
+                if sum(map(len, files.values())) >= limits.multipart_files:
+                    raise BadRequest(f"More than {limits.multipart_files} files")
+                files.setdefault(part.name, []).append({
+                    "filename": part.filename,
+                    "body": part.raw,
+                    "content_type": part.content_type,
+                })
+        except multipart.MultipartError as error:
+            raise BadRequest("Malformed multipart body", log_message=str(error)) from None
+        except UnicodeDecodeError:
+            raise BadRequest("Multipart field is not valid UTF-8") from None
+        return fields, files
+
+    # -- cookies ----------------------------------------------------------------
+
+    @cached_property
+    def cookies(self) -> dict[str, RequestCookie]:
+        """Cookies sent by the client, as `cookies[name].value` (0.4's shape)."""
+        jar: dict[str, RequestCookie] = {}
+        for header in self.headers.get_all("cookie"):
+            jar.update(parse_cookie_header(header))
+        return jar
