@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import time
 from datetime import datetime, timezone
@@ -31,6 +32,10 @@ _FORMAT = "v1"
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _COOKIE_OCTETS = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+# ASCII digits only and bounded: str.isdigit() accepts '²', which int() refuses,
+# and int() refuses strings of over 4300 digits; either would raise, not reject.
+_NUMBER = re.compile(r"^[0-9]{1,20}$")
+BROWSER_COOKIE_LIMIT = 4096
 
 
 def _keys(secret: Secret) -> dict[int, bytes]:
@@ -67,15 +72,21 @@ def sign(secret: Secret, name: str, value: Any, now: float | None = None) -> str
     return f"{fields}.{_signature(keys[version], name, fields)}"
 
 
-def verify(secret: Secret, name: str, signed: str, max_age: float | None = DEFAULT_MAX_AGE,
+def verify(secret: Secret, name: str, signed: Any, max_age: float | None = DEFAULT_MAX_AGE,
            now: float | None = None) -> Any:
-    """The value of a signed cookie, or None if it is forged, expired or malformed."""
+    """The value of a signed cookie, or None if it is forged, expired or malformed.
+
+    Never raises for anything a client can send: a cookie is attacker input.
+    """
+    if not isinstance(signed, str):
+        log.info("cookie %r rejected: not a string", name)
+        return None
     parts = signed.split(".")
     if len(parts) != 5 or parts[0] != _FORMAT:
         log.info("cookie %r rejected: not a signed value", name)
         return None
     _, version_text, timestamp_text, encoded, signature = parts
-    if not (version_text.isdigit() and timestamp_text.isdigit()):
+    if not (_NUMBER.match(version_text) and _NUMBER.match(timestamp_text)):
         log.info("cookie %r rejected: malformed", name)
         return None
     key = _keys(secret).get(int(version_text))
@@ -83,7 +94,7 @@ def verify(secret: Secret, name: str, signed: str, max_age: float | None = DEFAU
         log.info("cookie %r rejected: unknown key version %s", name, version_text)
         return None
     expected = _signature(key, name, ".".join(parts[:4]))
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         log.warning("cookie %r rejected: bad signature", name)
         return None
     age = (time.time() if now is None else now) - int(timestamp_text)
@@ -95,6 +106,44 @@ def verify(secret: Secret, name: str, signed: str, max_age: float | None = DEFAU
     except (binascii.Error, ValueError):
         log.warning("cookie %r rejected: signed but undecodable", name)
         return None
+
+
+# -- XSRF tokens ------------------------------------------------------------------
+#
+# The raw token is random and lives (masked) in the `_xsrf` cookie; forms and
+# headers carry it masked again with a fresh random mask each time it is
+# rendered, so the bytes on a page differ on every response (BREACH), while
+# unmasking both sides yields the same token to compare.
+
+XSRF_TOKEN_BYTES = 16
+
+
+def new_xsrf_token() -> bytes:
+    return os.urandom(XSRF_TOKEN_BYTES)
+
+
+def mask_xsrf_token(token: bytes) -> str:
+    """`token` XORed with a fresh random mask, as hex `mask + masked`."""
+    mask = os.urandom(len(token))
+    return (mask + bytes(a ^ b for a, b in zip(mask, token))).hex()
+
+
+def unmask_xsrf_token(text: Any) -> bytes | None:
+    """The raw token inside a masked one, or None if `text` is not one."""
+    if not isinstance(text, str) or len(text) != 4 * XSRF_TOKEN_BYTES:
+        return None
+    try:
+        data = bytes.fromhex(text)
+    except ValueError:
+        return None
+    mask, masked = data[:XSRF_TOKEN_BYTES], data[XSRF_TOKEN_BYTES:]
+    return bytes(a ^ b for a, b in zip(mask, masked))
+
+
+def xsrf_tokens_match(cookie_value: Any, submitted: Any) -> bool:
+    """True when both masked tokens are well formed and hold the same raw token."""
+    expected, given = unmask_xsrf_token(cookie_value), unmask_xsrf_token(submitted)
+    return expected is not None and given is not None and hmac.compare_digest(expected, given)
 
 
 def _http_date(expires: Any) -> str:
@@ -140,4 +189,8 @@ def format_set_cookie(
         parts.append("Secure")
     if httponly:
         parts.append("HttpOnly")
-    return "; ".join(parts)
+    header = "; ".join(parts)
+    if len(header) > BROWSER_COOKIE_LIMIT:
+        log.warning("cookie %r is %d bytes; browsers drop cookies over %d", name, len(header),
+                    BROWSER_COOKIE_LIMIT)
+    return header

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 with warnings.catch_warnings():  # its multi-line deprecation banner; we log one line
-    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated")
+    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     import eventlet
     import eventlet.event
     import eventlet.patcher
@@ -69,7 +69,7 @@ def install() -> None:
     """Monkey-patch the stdlib once; a process already patched by eventlet is left alone."""
     if not eventlet.patcher.is_monkey_patched("socket"):
         eventlet.monkey_patch()
-    log.info("eventlet is in maintenance mode upstream; gevent is Brubeck's default")
+    logging.getLogger("brubeck").info("eventlet is in maintenance mode upstream; gevent is Brubeck's default")
 
 
 def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:

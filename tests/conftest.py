@@ -1,0 +1,86 @@
+"""Test setup: install the concurrency backend first, then offer every transport.
+
+The backend comes from BRUBECK_CONCURRENCY (else the first installed), and is
+installed here, before any test module imports networking code. `.ci/run`
+runs the whole suite once per backend, each in its own process.
+
+`make_client(app)` is parametrized over the transports, so one test body
+checks the same behaviour in process and through a real server.
+"""
+
+import os
+
+# Hypothesis plugins of unrelated installed packages (trio) break on green sockets.
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
+from brubeck import concurrency  # noqa: E402
+
+BACKEND = concurrency.select()
+
+import socket  # noqa: E402  (after monkey patching, on purpose)
+
+import pytest  # noqa: E402
+
+from brubeck.testing import LiveClient, TestClient  # noqa: E402
+
+TRANSPORTS = ["inprocess", "wsgi"]
+
+
+def pytest_report_header(config):
+    return f"brubeck concurrency backend: {BACKEND.name}"
+
+
+class SwitchableApp:
+    """One live server per session; each test points it at its own app."""
+
+    def __init__(self):
+        self.app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+def listen_on_free_port(host="127.0.0.1"):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(1024)
+    return sock
+
+
+@pytest.fixture(scope="session")
+def live_wsgi_server():
+    """A real backend WSGI server (gevent.pywsgi or eventlet.wsgi) on a free loopback port."""
+    target = SwitchableApp()
+    sock = listen_on_free_port()
+    port = sock.getsockname()[1]
+    server = BACKEND.spawn(BACKEND.serve_wsgi, target, sock=sock)
+    BACKEND.sleep(0.01)
+    target.url = f"http://127.0.0.1:{port}"
+    yield target
+    server.kill()
+    sock.close()
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request):
+    return request.param
+
+
+@pytest.fixture
+def make_client(transport, request):
+    """`make_client(app)` -> a client that reaches `app` through `transport`."""
+    clients = []
+
+    def make(app):
+        if transport == "inprocess":
+            return TestClient(app)
+        server = request.getfixturevalue("live_wsgi_server")
+        server.app = app
+        client = LiveClient(server.url)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

@@ -1,0 +1,77 @@
+"""Start and stop real server processes for tests: free loopback ports, stop by PID."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    # The stdlib socket may be green here; either way this is a plain bind.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before serving {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is serving
+        except OSError as error:
+            last_error = error
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout}s: {last_error}")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM by PID, then SIGKILL if it lingers."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def running(args: list[str], url: str | None = None, env: dict[str, str] | None = None,
+            cwd: Path | None = None, timeout: float = 20.0) -> Iterator[subprocess.Popen]:
+    """Run `args` (a Python module or script when args[0] is '-m' or a .py), wait, stop."""
+    if args and (args[0] == "-m" or args[0].endswith(".py")):
+        args = [sys.executable, *args]
+    proc = subprocess.Popen(args, env=env or python_env(), cwd=cwd or ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        if url:
+            wait_for_http(url, timeout, proc)
+        yield proc
+    finally:
+        stop(proc)
+        if proc.stdout:
+            proc.stdout.close()
