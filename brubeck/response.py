@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any, Union
+from typing import Any
 
 from .errors import reason_phrase
 
 log = logging.getLogger("brubeck.response")
 
-HeaderInput = Union[Mapping[str, Any], Iterable[tuple[str, Any]], None]
+HeaderInput = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
 DEFAULT_CONTENT_TYPE = "text/html; charset=utf-8"
 _BODYLESS_STATUS = frozenset((204, 304))

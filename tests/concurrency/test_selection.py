@@ -14,7 +14,8 @@ def run_probe(code, **env):
                           env=clean, timeout=60)
 
 
-APP = "from brubeck import Brubeck; app = Brubeck(handler_tuples=[]{extra}); print(app.backend.name)"
+APP = ("from brubeck import Brubeck; app = Brubeck(handler_tuples=[]{extra}); "
+       "print(app.backend.name)")
 
 
 def test_environment_chooses_backend():
