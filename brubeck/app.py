@@ -7,7 +7,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from . import concurrency
 from .config import ConfigError, check_config
@@ -47,6 +47,7 @@ class Brubeck:
         db_conn: Any = None,
         cookie_secret: Any = None,
         cookie_max_age: float = DEFAULT_MAX_AGE,
+        xsrf_cookies: bool = False,
         api_base_url: str | None = None,
         concurrency: str | None = None,
         debug: bool = False,
@@ -67,6 +68,7 @@ class Brubeck:
         self.db_conn = db_conn
         self.cookie_secret = cookie_secret
         self.cookie_max_age = cookie_max_age
+        self.xsrf_cookies = xsrf_cookies
         self.api_base_url = api_base_url or "/"
         self.debug = debug
         self.limits = Limits.from_config(limits)
@@ -119,7 +121,7 @@ class Brubeck:
     def _bind(self, target: Callable, message: Request, args: tuple,
               kwargs: dict[str, str]) -> Callable[[], Any]:
         if inspect.isclass(target):
-            handler = target(self, message)
+            handler = cast("type[MessageHandler]", target)(self, message)
             handler._url_args = args
             handler._url_kwargs = kwargs
             return handler
@@ -131,7 +133,8 @@ class Brubeck:
         allow = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
         if message.method == "OPTIONS":
             return lambda: Response(b"", 204, None, {"Allow": allow})
-        handler_class = target if inspect.isclass(target) else self.base_handler
+        handler_class = cast("type[MessageHandler]", target) if inspect.isclass(target) \
+            else self.base_handler
         handler = handler_class(self, message)
         handler.allowed_methods = allowed
         return handler.unsupported

@@ -49,7 +49,7 @@ def header_pairs(headers: HeaderInput) -> list[tuple[str, str]]:
     if not headers:
         return []
     items = headers.items() if isinstance(headers, Mapping) else headers
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for name, value in items:
         if isinstance(value, (list, tuple)):
             pairs.extend((str(name), str(v)) for v in value)

@@ -89,5 +89,5 @@ class Router:
                     return RouteMatch(route, (), kwargs)
                 return RouteMatch(route, found.groups(), {})
             first = first or route
-            allowed |= route.methods or ()
+            allowed |= route.methods or frozenset()
         return RouteMatch(first, allowed=frozenset(allowed), refused=first is not None)

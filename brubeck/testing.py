@@ -55,7 +55,8 @@ def encode_body(data: Mapping[str, Any] | bytes | str | None, json: Any,
     if files:
         boundary = uuid.uuid4().hex
         out = io.BytesIO()
-        for name, value in (data or {}).items():
+        fields = data if isinstance(data, Mapping) else {}
+        for name, value in fields.items():
             values = value if isinstance(value, (list, tuple)) else [value]
             for item in values:
                 out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
