@@ -253,3 +253,36 @@ def test_json_crash_is_json_500(client):
     assert r.status_code == 500
     assert r.json()["status_code"] == 500
     assert "boom" not in r.text
+
+
+# -- customising errors ------------------------------------------------------------------
+
+def test_user_defined_404_handler(make_client):
+    from brubeck.request_handling import Brubeck, WebMessageHandler
+
+    class Missing(WebMessageHandler):
+        def get(self):
+            self.set_body(f"no {self.message.path} here", status_code=404)
+            return self.render()
+
+    r = make_client(Brubeck(handler_tuples=[], no_handler=Missing)).get("/gone")
+    assert (r.status_code, r.text) == (404, "no /gone here")
+
+
+def test_base_handler_renders_errors_of_function_routes(make_client):
+    from brubeck.request_handling import Brubeck, WebMessageHandler
+
+    class Branded(WebMessageHandler):
+        def default_error_page(self, detail=None):
+            return f"branded {self.status_code}"
+
+    app = Brubeck(handler_tuples=[], base_handler=Branded)
+
+    @app.add_route(r"^/f$", method="GET")
+    def f(application, message):
+        raise RuntimeError("x")
+
+    client = make_client(app)
+    assert client.get("/nowhere").text == "branded 404"
+    assert client.get("/f").text == "branded 500"
+    assert client.post("/f").text == "branded 405"
