@@ -1,0 +1,1 @@
+"""Brubeck's benchmark harness: `python -m bench` (see docs/benchmarks.rst)."""

@@ -1,0 +1,56 @@
+"""Brubeck under test: hello as a class and as a function route, JSON, a Jinja2 page.
+
+Served by `python -m brubeck serve bench/apps/brubeck_app.py:app`, which picks
+the backend and the connection (WSGI or Mongrel2) from its command line, so the
+same handlers are measured on every transport.
+"""
+
+from pathlib import Path
+
+from brubeck.app import Brubeck
+from brubeck.handlers import JSONMessageHandler, WebMessageHandler
+
+from bench.apps import HELLO
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+class HelloHandler(WebMessageHandler):
+    def get(self):
+        self.set_body(HELLO)
+        return self.render()
+
+
+class JSONHandler(JSONMessageHandler):
+    def get(self):
+        self.add_to_payload("message", "Hello, world!")
+        self.set_status(200)
+        return self.render()
+
+
+def hello_function(application, message):
+    return HELLO
+
+
+def _page_route():
+    """The Jinja2 page, when Brubeck's templating and Jinja2 are both there."""
+    try:
+        from brubeck.templating import Jinja2Rendering, load_jinja2_env
+    except (ImportError, AttributeError):
+        return None, None
+
+    class PageHandler(WebMessageHandler, Jinja2Rendering):
+        def get(self):
+            return self.render_template("page.html", title="Brubeck", items=range(10))
+
+    return PageHandler, load_jinja2_env(str(TEMPLATES))
+
+
+PageHandler, template_loader = _page_route()
+
+app = Brubeck(template_loader=template_loader, log_level="WARNING")
+app.add_route_rule(r"^/hello$", HelloHandler)
+app.add_route_rule(r"^/fn$", hello_function, method="GET")
+app.add_route_rule(r"^/json$", JSONHandler)
+if PageHandler is not None:
+    app.add_route_rule(r"^/page$", PageHandler)
