@@ -1,0 +1,146 @@
+"""Listsurf's web pages: sign up, log in and out, save, list, search and delete links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from store import NewLink
+
+from brubeck.auth import UserHandlingMixin, authenticate, safe_next, web_authenticated
+from brubeck.errors import HTTPError
+from brubeck.handlers import WebMessageHandler
+from brubeck.models import User
+from brubeck.templating import Jinja2Rendering
+
+USER_COOKIE = "user"
+
+
+def field_messages(error: ValidationError) -> list[str]:
+    """Pydantic's errors as sentences a person can act on."""
+    return [f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in error.errors()]
+
+
+class SessionMixin(UserHandlingMixin):
+    """The logged-in user comes from a signed cookie holding their name."""
+
+    application: Any
+    db_conn: Any
+    get_cookie: Any
+    set_cookie: Any
+    delete_cookie: Any
+
+    def get_current_user(self) -> User | None:
+        name = self.get_cookie(USER_COOKIE, secret=self.application.cookie_secret)
+        return self.db_conn.get_user(name) if isinstance(name, str) else None
+
+    def log_in(self, user: User) -> None:
+        self.set_cookie(USER_COOKIE, user.username, secret=self.application.cookie_secret,
+                        path="/")
+
+    def log_out(self) -> None:
+        self.delete_cookie(USER_COOKIE, path="/")
+
+
+class Page(WebMessageHandler, Jinja2Rendering, SessionMixin):
+    """Every page gets the user and the XSRF field in its template context."""
+
+    def page(self, template: str, status: int = 200, **context: Any) -> Any:
+        return self.render_template(template, _status_code=status, user=self.current_user,
+                                    xsrf_field=self.xsrf_form_html(), **context)
+
+
+class SignupHandler(Page):
+    def get(self) -> Any:
+        return self.page("signup.html", next=self.get_next_url())
+
+    def post(self) -> Any:
+        username = self.get_argument("username", "")
+        password = self.get_argument("password", "", strip=False)
+        errors: list[str] = []
+        if len(password) < 8:
+            errors.append("password: use at least 8 characters")
+        user = None
+        try:
+            user = User.create_user(username, password or "x", is_active=True)
+        except ValidationError as error:
+            errors.extend(field_messages(error))
+        if not errors and not self.db_conn.add_user(user):
+            errors.append(f"username: {username.lower()} is taken")
+        if errors:
+            return self.page("signup.html", status=400, errors=errors, username=username,
+                             next=self.get_next_url())
+        self.log_in(user)  # type: ignore[arg-type]
+        return self.redirect(self.get_next_url(), status_code=303)
+
+
+class LoginHandler(Page):
+    def get(self) -> Any:
+        return self.page("login.html", next=self.get_next_url())
+
+    def post(self) -> Any:
+        username = self.get_argument("username", "").lower()
+        password = self.get_argument("password", "", strip=False)
+        user = authenticate(self.db_conn.get_user(username), password)
+        if user is None:
+            return self.page("login.html", status=403, username=username,
+                             errors=["Unknown username or wrong password."],
+                             next=self.get_next_url())
+        self.log_in(user)
+        return self.redirect(self.get_next_url(), status_code=303)
+
+
+class LogoutHandler(Page):
+    def post(self) -> Any:
+        self.log_out()
+        return self.redirect("/login", status_code=303)
+
+
+class LinksHandler(Page):
+    """The home page: your links, newest first, filtered by words and a tag."""
+
+    @web_authenticated
+    def get(self) -> Any:
+        query = self.get_argument("q", "")
+        tag = self.get_argument("tag", "")
+        links = self.db_conn.links(self.current_user.username, query, tag)
+        return self.page("links.html", links=links, q=query, tag=tag)
+
+
+class NewLinkHandler(Page):
+    """The save form; `?url=...&title=...` prefills it (for a bookmarklet)."""
+
+    @web_authenticated
+    def get(self) -> Any:
+        return self.page("new.html", url=self.get_argument("url", ""),
+                         title=self.get_argument("title", ""), tags="",
+                         host=self.message.headers.get("Host", "127.0.0.1:8000"))
+
+    @web_authenticated
+    def post(self) -> Any:
+        form = {name: self.get_argument(name, "") for name in ("url", "title", "tags")}
+        try:
+            link = NewLink(**form)
+        except ValidationError as error:
+            return self.page("new.html", status=400, errors=field_messages(error),
+                             host=self.message.headers.get("Host", ""), **form)
+        self.db_conn.add_link(self.current_user.username, link)
+        return self.redirect("/", status_code=303)
+
+
+class DeleteLinkHandler(Page):
+    @web_authenticated
+    def post(self, link_id: str) -> Any:
+        if not self.db_conn.delete_link(self.current_user.username, int(link_id)):
+            raise HTTPError(404)
+        return self.redirect(safe_next(self.get_argument("back")), status_code=303)
+
+
+ROUTES = [
+    (r"^/$", LinksHandler),
+    (r"^/links/new$", NewLinkHandler),
+    (r"^/links/(\d+)/delete$", DeleteLinkHandler),
+    (r"^/signup$", SignupHandler),
+    (r"^/login$", LoginHandler),
+    (r"^/logout$", LogoutHandler),
+]
