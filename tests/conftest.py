@@ -23,7 +23,7 @@ import pytest  # noqa: E402
 
 from brubeck.testing import LiveClient, TestClient  # noqa: E402
 
-TRANSPORTS = ["inprocess", "wsgi"]
+TRANSPORTS = ["inprocess", "wsgi", "mongrel2"]
 
 
 def pytest_report_header(config):
@@ -62,6 +62,29 @@ def live_wsgi_server():
     sock.close()
 
 
+@pytest.fixture(scope="session")
+def live_mongrel2(tmp_path_factory):
+    """The real mongrel2 on free loopback ports, with an in-process Mongrel2Connection
+    (same process, so caplog and class state work as over WSGI) serving a switchable app."""
+    from brubeck.connections.mongrel2 import Mongrel2Connection
+    from tests.support.mongrel2 import Mongrel2Target, mongrel2_server, wait_until_replies_arrive
+    from tests.suite.app import build_app
+
+    with mongrel2_server(tmp_path_factory.mktemp("m2")) as m2:
+        config = m2.config
+        target = Mongrel2Target(build_app())
+        conn = Mongrel2Connection(config.pull_addr, config.pub_addr,
+                                  upload_store=config.upload_store, chroot=str(config.chroot),
+                                  drain_timeout=5, handle_signals=False)
+        worker = BACKEND.spawn(conn.run, target)
+        wait_until_replies_arrive(m2.url)
+        target.url = m2.url
+        target.server = m2
+        yield target
+        conn.shutdown()
+        worker.wait() if hasattr(worker, "wait") else worker.join(10)
+
+
 @pytest.fixture(params=TRANSPORTS)
 def transport(request):
     return request.param
@@ -75,7 +98,8 @@ def make_client(transport, request):
     def make(app):
         if transport == "inprocess":
             return TestClient(app)
-        server = request.getfixturevalue("live_wsgi_server")
+        fixture = "live_mongrel2" if transport == "mongrel2" else "live_wsgi_server"
+        server = request.getfixturevalue(fixture)
         server.app = app
         client = LiveClient(server.url)
         clients.append(client)

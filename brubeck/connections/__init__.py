@@ -3,7 +3,8 @@
 Each connection has `run(application)`; none opens a socket before that, so a
 0.4 app may build its connection before `Brubeck()` installs the backend.
 `from_url` reads `BRUBECK_CONNECTION` (`wsgi://HOST:PORT` or
-`mongrel2://PULL_ADDR,PUB_ADDR`), so one app file runs on either.
+`mongrel2://PULL_ADDR,PUB_ADDR[?upload_store=...&chroot=...]`), so one app file
+runs on either.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ def from_url(url: str) -> Any:
             raise ValueError(f"bad port in connection URL {url!r}") from None
         return WSGIConnection(port=port, host=parts.hostname or "127.0.0.1")
     if scheme == "mongrel2":
-        addresses = [a.strip() for a in rest.split(",")]
+        pair, _, options = rest.partition("?")
+        addresses = [a.strip() for a in pair.split(",")]
         if len(addresses) != 2 or not all(addresses):
             raise ValueError(f"expected mongrel2://PULL_ADDR,PUB_ADDR, got {url!r}")
-        return mongrel2_connection(*addresses)
+        return Mongrel2Connection.from_url_parts(*addresses, options)
     raise ValueError(f"unknown connection URL {url!r}: use wsgi://HOST:PORT or "
                      "mongrel2://PULL_ADDR,PUB_ADDR")

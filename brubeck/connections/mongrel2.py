@@ -1,14 +1,305 @@
-"""Mongrel2 over ZeroMQ (being built; see the Mongrel2 issue)."""
+"""Mongrel2 over ZeroMQ: PULL requests from Mongrel2, PUB replies back.
+
+Mongrel2 speaks HTTP and PUSHes each request to whichever worker process is
+free, so any number of workers may connect to the same pair of addresses.
+Nothing here opens a socket before `run()`, which takes the green pyzmq of
+the application's concurrency backend.
+
+Every request gets an answer: a crash is a 500 (from `Brubeck.handle`), a
+request running past `request_timeout` is a 504, and on SIGTERM the worker
+stops pulling, serves what is already queued, answers stragglers with 503 after
+`drain_timeout`, then returns from `run()`.
+
+A handler can learn its client went away: `message.client_gone` is an event
+set when Mongrel2 reports the disconnect.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from ..errors import HTTPError, RequestTooLarge
+from ..request import Request
+from ..response import Response, http_bytes, plain_response
+from . import mongrel2_wire as wire
+from .mongrel2_wire import UploadStore
+
+if TYPE_CHECKING:
+    from ..app import Brubeck
+
+log = logging.getLogger("brubeck.mongrel2")
 
 
 class Mongrel2Connection:
-    def __init__(self, pull_addr: str, pub_addr: str) -> None:
+    """Serve an app behind Mongrel2: `Mongrel2Connection(pull_addr, pub_addr)`.
+
+    `pull_addr` is the handler's `send_spec`, `pub_addr` its `recv_spec`
+    (Mongrel2 binds both; workers connect). `upload_store` is Mongrel2's
+    `upload.temp_store` and `chroot` its server chroot; without them, uploads
+    spooled to disk are refused with 400.
+    """
+
+    def __init__(self, pull_addr: str, pub_addr: str, *, upload_store: str | None = None,
+                 chroot: str | None = None, drain_timeout: float = 30.0,
+                 handle_signals: bool = True) -> None:
         self.pull_addr = pull_addr
         self.pub_addr = pub_addr
+        self.uploads = UploadStore(upload_store, chroot) if upload_store else None
+        self.drain_timeout = drain_timeout
+        self.handle_signals = handle_signals
+        self._pub: Any = None
+        self._inflight: dict[tuple[str, str], set[Request]] = {}
+        self._stopping: Any = None
+        self._idle: Any = None
+        self._running = 0
 
-    def run(self, application: Any) -> None:
-        raise NotImplementedError("Mongrel2Connection is not implemented yet")
+    def __repr__(self) -> str:
+        return f"Mongrel2Connection({self.pull_addr!r}, {self.pub_addr!r})"
+
+    @classmethod
+    def from_url_parts(cls, pull_addr: str, pub_addr: str, query: str = "") -> Mongrel2Connection:
+        """Build from `mongrel2://PULL,PUB?upload_store=...&chroot=...` pieces."""
+        options = {k: v[-1] for k, v in parse_qs(query).items()}
+        unknown = set(options) - {"upload_store", "chroot", "drain_timeout"}
+        if unknown:
+            raise ValueError(f"unknown mongrel2 connection options {sorted(unknown)}")
+        drain = float(options.pop("drain_timeout", 30.0))
+        return cls(pull_addr, pub_addr, drain_timeout=drain, **options)
+
+    # -- serving -------------------------------------------------------------------
+
+    def run(self, application: Brubeck) -> None:
+        """Serve until `shutdown()` or SIGTERM, then drain and return."""
+        backend = application.backend
+        zmq = backend.zmq
+        context = zmq.Context()
+        pull = context.socket(zmq.PULL)
+        pull.setsockopt(zmq.LINGER, 0)
+        pub = context.socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 2000)  # let the last replies out on close
+        self._pub = pub
+        self._stopping = backend.Event()
+        self._idle = backend.Event()
+        self._idle.set()
+        self._app = application
+        previous = self._install_signals()
+        try:
+            pull.connect(self.pull_addr)
+            pub.connect(self.pub_addr)
+            log.info("worker %d pulling %s, publishing %s", os.getpid(), self.pull_addr,
+                     self.pub_addr)
+            receiver = backend.spawn(self._receive, pull, zmq)
+            self._stopping.wait()
+            receiver.kill()
+            self._drain(pull, zmq)
+            if not self._idle.wait(self.drain_timeout):
+                self._abandon()
+            log.info("worker %d stopped", os.getpid())
+        finally:
+            self._restore_signals(previous)
+            pull.close()
+            pub.close()
+            self._pub = None
+            context.term()
+
+    def shutdown(self) -> None:
+        """Stop pulling; `run()` then serves what is queued and returns."""
+        if self._stopping is not None:
+            self._stopping.set()
+
+    def _install_signals(self) -> Any:
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            return None
+
+        def on_term(signum: int, frame: Any) -> None:
+            log.info("worker %d got SIGTERM: draining", os.getpid())
+            self.shutdown()
+
+        return signal.signal(signal.SIGTERM, on_term)
+
+    def _restore_signals(self, previous: Any) -> None:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _receive(self, pull: Any, zmq: Any) -> None:
+        """Read every waiting message before yielding, then block for more."""
+        while True:
+            self._dispatch(pull.recv())
+            self._drain(pull, zmq)
+
+    def _drain(self, pull: Any, zmq: Any) -> None:
+        while True:
+            try:
+                frame = pull.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._dispatch(frame)
+
+    def _dispatch(self, frame: bytes) -> None:
+        """Parse one frame; never raises, so a bad message cannot stop the worker."""
+        try:
+            message = wire.parse_message(frame)
+        except wire.MalformedMessage as error:
+            log.warning("malformed Mongrel2 message from %s: %s", error.conn_id, error)
+            self.send(error.sender, error.conn_id, http_bytes(plain_response(400), "GET"))
+            return
+        except Exception as error:
+            log.warning("dropped an unreadable Mongrel2 message: %s", error)
+            return
+        if message.is_disconnect:
+            self._client_left(message.sender, message.conn_id)
+            return
+        if message.method == "JSON":
+            log.debug("ignored a Mongrel2 JSON message on %s", message.conn_id)
+            return
+        self._running += 1
+        self._idle.clear()
+        pool = self._app.pool
+        try:
+            (pool.spawn if pool is not None else self._app.backend.spawn)(self._serve, message)
+        except Exception:
+            self._running -= 1
+            log.exception("could not start a request")
+
+    def _client_left(self, sender: str, conn_id: str) -> None:
+        for request in self._inflight.get((sender, conn_id), ()):
+            request.client_gone.set()
+
+    # -- one request ---------------------------------------------------------------
+
+    def _serve(self, message: wire.Message) -> None:
+        method = message.method
+        try:
+            request = self._request(message)
+            if request is None:
+                return  # an upload has started; its `done` message comes later
+            self._answer(request)
+        except HTTPError as err:
+            log.info("%s %s refused: %s", method, message.path, err)
+            self.send(message.sender, message.conn_id,
+                      http_bytes(plain_response(err.status_code, err.reason,
+                                                {"Connection": "close"}), method))
+            self.send(message.sender, message.conn_id, b"")
+        except Exception:
+            log.exception("%s %s failed in the Mongrel2 connection", method, message.path)
+            self.send(message.sender, message.conn_id, http_bytes(plain_response(500), method))
+        finally:
+            self._running -= 1
+            if self._running == 0:
+                self._idle.set()
+
+    def _request(self, message: wire.Message) -> Request | None:
+        limits = self._app.limits
+        state = wire.upload_state(message)
+        if state is None:
+            return wire.to_request(message, limits)
+        path = wire.checked_upload(message, self.uploads)
+        length = wire.declared_length(message)
+        if length is None or length > limits.body:
+            _discard(path)
+            raise RequestTooLarge(f"Body over {limits.body} bytes")
+        if state == "start":
+            return None
+        with open(path, "rb") as spooled:
+            body = spooled.read(limits.body + 1)
+        _discard(path)
+        if len(body) != length:
+            raise RequestTooLarge("Upload does not match its Content-Length")
+        return wire.to_request(message, limits, body)
+
+    def _answer(self, request: Request) -> None:
+        app = self._app
+        request.client_gone = app.backend.Event()  # type: ignore[attr-defined]
+        key = (request.sender or "", request.conn_id or "")
+        self._inflight.setdefault(key, set()).add(request)
+        try:
+            response = self._handle_in_time(request)
+        finally:
+            waiting = self._inflight.get(key)
+            if waiting is not None:
+                waiting.discard(request)
+                if not waiting:
+                    del self._inflight[key]
+        if request.client_gone.is_set():  # type: ignore[attr-defined]
+            log.debug("%s %s: client left before the reply", request.method, request.path)
+            return
+        self.reply(request, response)
+
+    def _handle_in_time(self, request: Request) -> Response:
+        backend = self._app.backend
+        timer = None
+        try:
+            with backend.Timeout(self._app.request_timeout) as timer:
+                return self._app.handle(request)
+        except backend.Timeout as expired:
+            if timer is None or expired is not timer:
+                raise
+            log.error("%s %s ran over %ss: answered 504", request.method, request.path,
+                      self._app.request_timeout)
+            return plain_response(504)
+
+    def _abandon(self) -> None:
+        """Drain timed out: tell every client still waiting, rather than hang them."""
+        busy = [r for requests in self._inflight.values() for r in requests]
+        log.error("%d requests still running after %ss; answering 503", len(busy),
+                  self.drain_timeout)
+        for request in busy:
+            self.reply(request, plain_response(503, headers={"Connection": "close"}))
+
+    # -- sending ---------------------------------------------------------------------
+
+    def send(self, uuid: str, conn_id: str, data: bytes) -> None:
+        """Send raw bytes to one connection (an empty `data` closes it)."""
+        self._publish(wire.frame(uuid, [conn_id], data))
+
+    def reply(self, request: Request, response: Response | bytes | str) -> None:
+        """Send a response to the request's client in one message."""
+        method = request.method
+        data = http_bytes(response, method) if isinstance(response, Response) else response
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.send(request.sender or "", request.conn_id or "", data)
+        if _should_close(request, response):
+            self.close(request)
+
+    def reply_bulk(self, uuid: str, idents: Iterable[str], data: bytes | str) -> None:
+        """Send the same bytes to many connections, 128 ids per message."""
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        for batch in wire.chunks(idents):
+            self._publish(wire.frame(uuid, batch, payload))
+
+    def close(self, request: Request) -> None:
+        """Close the client connection of `request`."""
+        self.send(request.sender or "", request.conn_id or "", b"")
+
+    def close_bulk(self, uuid: str, idents: Iterable[str]) -> None:
+        """Close many connections, 128 ids per message."""
+        self.reply_bulk(uuid, idents, b"")
+
+    def _publish(self, frame: bytes) -> None:
+        if self._pub is None:
+            raise RuntimeError("Mongrel2Connection is not running")
+        self._pub.send(frame)
+
+
+def _should_close(request: Request, response: Any) -> bool:
+    """Mongrel2 keeps connections alive unless told; honour `Connection: close` and 1.0."""
+    if isinstance(response, Response) and (response.get_header("Connection") or "").lower() \
+            == "close":
+        return True
+    if request.version == "HTTP/1.0":
+        return "keep-alive" not in request.headers.get("connection", "").lower()
+    return False
+
+
+def _discard(path: Any) -> None:
+    try:
+        os.unlink(path)
+    except OSError as error:
+        log.warning("could not remove upload %s: %s", path, error)
