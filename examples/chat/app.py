@@ -1,0 +1,215 @@
+"""Chat: rooms where messages arrive as they are posted, with or without JavaScript.
+
+    python examples/chat/app.py                       # http://127.0.0.1:8001, one process
+    python examples/chat/run_mongrel2.py --workers 2  # Mongrel2 + Redis + 2 workers
+
+The page's script long-polls `/rooms/NAME/poll?since=ID`: the handler sleeps
+on the room's green Event until a message arrives or 30 s pass. Without
+JavaScript the room shows a frame that reloads itself by meta refresh, and that
+reload is itself a long poll, so it returns the moment someone speaks.
+With `--redis URL` any number of worker processes share rooms through Redis
+pub/sub; over Mongrel2, waiting clients are answered with one bulk reply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from brubeck.app import Brubeck  # noqa: E402
+from brubeck.connections import WSGIConnection  # noqa: E402
+from brubeck.errors import HTTPError  # noqa: E402
+from brubeck.handlers import WebMessageHandler  # noqa: E402
+from brubeck.response import Response  # noqa: E402
+from brubeck.templating import Jinja2Rendering, load_jinja2_env  # noqa: E402
+
+POLL_TIMEOUT = float(os.environ.get("CHAT_POLL_TIMEOUT", "30"))
+NICK_COOKIE = "nick"
+
+
+def poll_answer(room: Any, messages: list[dict], reset: bool) -> Response:
+    """What a long poll returns; identical bytes for everyone with the same `since`."""
+    body = json.dumps({"room": room.name, "messages": messages, "last": room.last_id,
+                       "reset": reset, "worker": os.getpid()}, separators=(",", ":"))
+    return Response(body, 200, headers={"Content-Type": "application/json",
+                                        "Cache-Control": "no-store"})
+
+
+class ChatHandler(WebMessageHandler, Jinja2Rendering):
+    """Shared helpers: the bus, the room from the URL, `since`, the nick."""
+
+    @property
+    def bus(self) -> Any:
+        return self.application.db_conn
+
+    def room(self, name: str) -> Any:
+        from hub import ROOM_NAME
+
+        if not ROOM_NAME.match(name):
+            raise HTTPError(404, log_message=f"bad room name {name!r}")
+        return self.bus.room(name)
+
+    def since(self) -> int:
+        text = self.get_argument("since", "0") or "0"
+        if not text.isdigit() or len(text) > 18:
+            raise HTTPError(400, "since must be a message id")
+        return int(text)
+
+    def nick(self) -> str:
+        return self.get_cookie(NICK_COOKIE, "") or ""
+
+    def page(self, template: str, **context: Any) -> Any:
+        self.headers["Cache-Control"] = "no-store"
+        return self.render_template(template, nick=self.nick(), **context)
+
+
+class IndexHandler(ChatHandler):
+    def get(self) -> Any:
+        name = self.get_argument("room")
+        if name is not None:  # the "go to room" form
+            name = name.lower().replace(" ", "-")
+            return self.redirect(f"/rooms/{self.room(name).name}", status_code=303)
+        return self.page("index.html", rooms=self.bus.room_names() or ["lobby"])
+
+
+class RoomHandler(ChatHandler):
+    """The room with JavaScript: history now, then a fetch loop for news."""
+
+    def get(self, name: str) -> Any:
+        room = self.room(name)
+        return self.page("room.html", room=room, messages=list(room.messages))
+
+
+class NoJSRoomHandler(ChatHandler):
+    """The room without JavaScript: the post form, and the feed in a frame."""
+
+    def get(self, name: str) -> Any:
+        return self.page("nojs.html", room=self.room(name))
+
+
+class FeedHandler(ChatHandler):
+    """The frame that refreshes itself; with `since`, it first waits for news."""
+
+    def get(self, name: str) -> Any:
+        room = self.room(name)
+        if self.get_argument("since") is not None:
+            room.wait(self.since(), POLL_TIMEOUT)
+        return self.page("feed.html", room=room, messages=list(room.messages)[-50:])
+
+
+class PollHandler(ChatHandler):
+    """The long poll: answers as soon as there is a message newer than `since`."""
+
+    def get(self, name: str) -> Any:
+        room = self.room(name)
+        since = self.since()
+        found, reset = room.after(since)
+        if not found and not reset:
+            replier = getattr(self.application, "bulk_replier", None)
+            parked = replier is not None and self.message.conn_id is not None
+            if parked:
+                replier.park(room, since, self.message)
+            try:
+                found, reset = room.wait(since, POLL_TIMEOUT)
+            finally:
+                if parked:
+                    replier.unpark(room, since, self.message)
+        return poll_answer(room, found, reset)
+
+
+class MessagesHandler(ChatHandler):
+    """GET: the room's history as JSON. POST: say something (JSON or a form)."""
+
+    def get(self, name: str) -> Any:
+        room = self.room(name)
+        return poll_answer(room, list(room.messages), False)
+
+    def post(self, name: str) -> Any:
+        from hub import check_message
+
+        room = self.room(name)
+        wants_json = self.message.content_type == "application/json"
+        data = self.message.json if wants_json else {
+            "nick": self.get_argument("nick"), "text": self.get_argument("text")}
+        if not isinstance(data, dict):
+            raise HTTPError(400, "expected a JSON object")
+        try:
+            nick, text = check_message(data.get("nick"), data.get("text"))
+        except ValueError as error:
+            if not wants_json:
+                raise HTTPError(400, str(error)) from None
+            self.set_body(json.dumps({"error": str(error)}),
+                          {"Content-Type": "application/json"}, 400)
+            return self.render()
+        message = self.bus.post(room.name, nick, text)
+        self.set_cookie(NICK_COOKIE, nick, path="/", max_age=365 * 86400, samesite="Lax")
+        if wants_json:
+            self.set_body(json.dumps(message), {"Content-Type": "application/json"}, 201)
+            return self.render()
+        back = "nojs" if self.get_argument("back") == "nojs" else ""
+        return self.redirect(f"/rooms/{room.name}/{back}".rstrip("/"), status_code=303)
+
+
+ROUTES = [
+    (r"^/$", IndexHandler),
+    (r"^/rooms/([^/]+)$", RoomHandler),
+    (r"^/rooms/([^/]+)/nojs$", NoJSRoomHandler),
+    (r"^/rooms/([^/]+)/feed$", FeedHandler),
+    (r"^/rooms/([^/]+)/poll$", PollHandler),
+    (r"^/rooms/([^/]+)/messages$", MessagesHandler),
+]
+
+
+def template_loader() -> Any:
+    """Jinja2 over templates/, plus a `clock` filter (seconds -> local HH:MM)."""
+    env = load_jinja2_env(str(HERE / "templates"))()
+    env.filters["clock"] = lambda seconds: time.strftime("%H:%M", time.localtime(seconds))
+    return env
+
+
+def make_app(redis_url: str | None = None, msg_conn: Any = None) -> Brubeck:
+    """The chat app; with `redis_url`, rooms are shared with every other worker."""
+    from bulk import BulkReplier, adopt
+    from hub import open_bus
+
+    app = Brubeck(msg_conn=msg_conn, handler_tuples=ROUTES, base_handler=ChatHandler,
+                  template_loader=template_loader,
+                  request_timeout=POLL_TIMEOUT + 30)
+    app.db_conn = bus = open_bus(redis_url)
+    bus.start()
+    connection = adopt(app.msg_conn)
+    app.bulk_replier = BulkReplier(connection, poll_answer) if connection else None
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """`app` for `brubeck serve examples/chat/app.py:app` (CHAT_REDIS for workers)."""
+    if name != "app":
+        raise AttributeError(name)
+    app = globals()["app"] = make_app(os.environ.get("CHAT_REDIS") or None)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Long-polling chat on Brubeck")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--redis", default=os.environ.get("CHAT_REDIS"),
+                        help="redis:// URL shared by all workers (default: in process)")
+    args = parser.parse_args(argv)
+    # BRUBECK_CONNECTION (mongrel2://PULL,PUB) overrides this WSGI default.
+    app = make_app(args.redis or None, WSGIConnection(args.port, args.host))
+    print(f"Chat on {app.msg_conn} ({app.db_conn.name} bus)", flush=True)
+    app.run()
+
+
+if __name__ == "__main__":
+    main()
