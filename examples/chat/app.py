@@ -158,7 +158,33 @@ class MessagesHandler(ChatHandler):
         return self.redirect(f"/rooms/{room.name}/{back}".rstrip("/"), status_code=303)
 
 
+def rss_kib() -> int:
+    """This process's resident memory (Linux), in KiB; 0 elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class StatsHandler(ChatHandler):
+    """Who is waiting where, in this worker: for operators and the tests."""
+
+    def get(self) -> Any:
+        replier = getattr(self.application, "bulk_replier", None)
+        stats = {"worker": os.getpid(), "bus": self.bus.name, "rss_kib": rss_kib(),
+                 "waiting": {name: room.waiting for name, room in self.bus.rooms.items()},
+                 "bulk_messages": replier.sent_messages if replier else None}
+        self.set_body(json.dumps(stats), {"Content-Type": "application/json",
+                                          "Cache-Control": "no-store"})
+        return self.render()
+
+
 ROUTES = [
+    (r"^/stats$", StatsHandler),
     (r"^/$", IndexHandler),
     (r"^/rooms/([^/]+)$", RoomHandler),
     (r"^/rooms/([^/]+)/nojs$", NoJSRoomHandler),

@@ -42,6 +42,7 @@ class Room:
         #: Called with the room when a message arrives, before waiters wake
         #: (the Mongrel2 bulk replier answers its parked clients there).
         self.listeners: list[Callable[[Room], None]] = []
+        self.waiting = 0  # clients asleep in wait(), for /stats
 
     @property
     def last_id(self) -> int:
@@ -78,7 +79,11 @@ class Room:
             remaining = deadline - time.monotonic()
             if found or reset or remaining <= 0:
                 return found, reset
-            self.news.wait(remaining)
+            self.waiting += 1
+            try:
+                self.news.wait(remaining)
+            finally:
+                self.waiting -= 1
 
 
 def check_message(nick: Any, text: Any) -> tuple[str, str]:

@@ -35,12 +35,19 @@ def cookie_secret(data_dir: Path) -> str:
         return os.environ["LISTSURF_SECRET"]
     path = data_dir / "cookie_secret"
     data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_urlsafe(32))
+    if not path.exists():
+        # Written aside, then linked into place: two processes starting together
+        # (web and API) agree on one secret and never read a half-written file.
+        draft = data_dir / f".cookie_secret.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
