@@ -35,6 +35,8 @@ class WSGIConnection:
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     length_text = environ.get("CONTENT_LENGTH") or ""
+    if not length_text and "HTTP_TRANSFER_ENCODING" not in environ:
+        return b""  # most requests: nothing to read
     stream = environ.get("wsgi.input")
     if length_text:
         if not length_text.isdigit():
@@ -51,27 +53,55 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     return body
 
 
-def request_from_environ(environ: dict[str, Any], limits: Limits) -> Request:
-    """Build a Request from a WSGI environ; malformed input raises a 4xx HTTPError."""
+def header_pairs(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """The request headers in a WSGI environ, as lower-case (name, value) pairs."""
     pairs = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
             pairs.append((key[5:].replace("_", "-").lower(), value))
         elif key in _SPECIAL_HEADERS and value:
             pairs.append((_SPECIAL_HEADERS[key], value))
-    if len(pairs) > limits.header_count:
+    return pairs
+
+
+class EnvironHeaders(Headers):
+    """Headers read from the environ the first time a handler looks at them.
+
+    Many handlers never do, and building the map costs as much as routing.
+    `_values` is Headers' slot: while unset, reading it lands in __getattr__.
+    """
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self._environ = environ
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_values":
+            raise AttributeError(name)
+        self._values = Headers(header_pairs(self._environ))._values
+        return self._values
+
+
+def request_from_environ(environ: dict[str, Any], limits: Limits) -> Request:
+    """Build a Request from a WSGI environ; malformed input raises a 4xx HTTPError."""
+    headers = EnvironHeaders(environ)
+    # An environ no bigger than the limit cannot hold too many headers: count only then.
+    if len(environ) > limits.header_count and len(headers) > limits.header_count:
         raise HTTPError(431, "Too many headers")
-    try:
-        path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8")
-        query = environ.get("QUERY_STRING", "")
-        query.encode("ascii")
-    except UnicodeError:
-        raise BadRequest("Request target is not valid UTF-8") from None
+    path = environ.get("PATH_INFO", "/")
+    query = environ.get("QUERY_STRING", "")
+    if not (path.isascii() and query.isascii()):  # WSGI gives the path's bytes as latin-1
+        try:
+            path = path.encode("latin-1").decode("utf-8")
+            query.encode("ascii")
+        except UnicodeError:
+            raise BadRequest("Request target is not valid UTF-8") from None
     return Request(
         method=environ["REQUEST_METHOD"],
         path=path or "/",
         query_string=query,
-        headers=Headers(pairs),
+        headers=headers,
         body=_read_body(environ, limits.body),
         remote_addr=environ.get("REMOTE_ADDR", ""),
         scheme=environ.get("wsgi.url_scheme", "http"),
