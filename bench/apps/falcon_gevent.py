@@ -1,4 +1,4 @@
-"""Baseline: Falcon, a lean WSGI framework, on the same gevent.pywsgi setup as Brubeck."""
+"""Baseline: Falcon, a lean WSGI framework, on the same fixed gevent.pywsgi as the raw baseline."""
 
 from gevent import monkey
 
@@ -8,7 +8,7 @@ import sys  # noqa: E402
 
 import falcon  # noqa: E402
 
-from brubeck.concurrency.gevent import serve_wsgi  # noqa: E402
+from bench.apps.fixed_pywsgi import serve  # noqa: E402
 
 from bench.apps import HELLO  # noqa: E402
 
@@ -23,4 +23,4 @@ app = falcon.App()
 app.add_route("/", Hello())
 
 if __name__ == "__main__":
-    serve_wsgi(app, "127.0.0.1", int(sys.argv[1]))
+    serve(app, int(sys.argv[1]))

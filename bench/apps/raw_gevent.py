@@ -1,7 +1,8 @@
 """Baseline: a bare WSGI function on gevent.pywsgi, no framework.
 
-It runs on the very server setup Brubeck's gevent backend uses (one write per
-response, TCP_NODELAY), so the Brubeck/raw ratio measures framework cost only.
+The server is stock pywsgi with one write per response and TCP_NODELAY (see
+fixed_pywsgi), so Brubeck/raw measures everything Brubeck adds: its request
+path and its own hardened server.
 """
 
 from gevent import monkey
@@ -10,7 +11,7 @@ monkey.patch_all()
 
 import sys  # noqa: E402
 
-from brubeck.concurrency.gevent import serve_wsgi  # noqa: E402
+from bench.apps.fixed_pywsgi import serve  # noqa: E402
 
 from bench.apps import HELLO  # noqa: E402
 
@@ -23,4 +24,4 @@ def hello(environ, start_response):
 
 
 if __name__ == "__main__":
-    serve_wsgi(hello, "127.0.0.1", int(sys.argv[1]))
+    serve(hello, int(sys.argv[1]))
