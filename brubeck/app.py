@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from . import concurrency
 from .config import ConfigError, check_config
+from .connections.wsgi import wsgi_app
 from .cookies import DEFAULT_MAX_AGE
 from .errors import HTTPError
 from .handlers import MessageHandler, WebMessageHandler
@@ -120,7 +121,7 @@ class Brubeck:
 
     def _bind(self, target: Callable, message: Request, args: tuple,
               kwargs: dict[str, str]) -> Callable[[], Any]:
-        if inspect.isclass(target):
+        if isinstance(target, type):  # inspect.isclass, without a call per request
             handler = cast("type[MessageHandler]", target)(self, message)
             handler._url_args = args
             handler._url_kwargs = kwargs
@@ -177,8 +178,6 @@ class Brubeck:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         """The app as a WSGI callable (for gunicorn and other WSGI servers)."""
-        from .connections.wsgi import wsgi_app
-
         return wsgi_app(self, environ, start_response)
 
     @property
