@@ -91,10 +91,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("debug", "bool", "False",
             "Send tracebacks to clients in error pages. Never in production.",
             lambda v: isinstance(v, bool)),
-    Setting("limits", "dict", "see Limits",
-            "Request size limits: ``request_line``, ``header_bytes``, ``header_count``, "
-            "``body``, ``json_body``, ``multipart_parts``, ``multipart_files``, "
-            "``form_fields``.", lambda v: isinstance(v, dict) or hasattr(v, "body")),
+    Setting("limits", "dict", "see docs/limits.rst",
+            "Request limits, all optional: ``request_line`` (8 KiB), ``header_bytes`` "
+            "(64 KiB), ``header_count`` (100), ``body`` (10 MiB), ``json_body`` (1 MiB), "
+            "``json_depth`` (100), ``multipart_parts`` (1000), ``multipart_files`` (100), "
+            "``form_fields`` (1000); and the WSGI servers' timeouts in seconds: "
+            "``header_timeout`` (20, first byte to end of head, else 408) and "
+            "``read_timeout`` (30, any one read; idle keep-alive connections close).",
+            lambda v: isinstance(v, dict) or hasattr(v, "body")),
     Setting("request_timeout", "seconds", "60",
             "A request running longer is answered 504 (Mongrel2).", _is_number),
 )

@@ -1,4 +1,4 @@
-"""Request size limits, shared by every connection so all transports refuse alike."""
+"""Request size limits and timeouts, shared by every connection so all transports refuse alike."""
 
 from __future__ import annotations
 
@@ -11,16 +11,22 @@ MiB = 1024 * KiB
 
 @dataclass(frozen=True)
 class Limits:
-    """What a single request may weigh. Over a limit is a 4xx, never a crash."""
+    """What a single request may weigh, and how long its client may take to send it.
 
-    request_line: int = 8 * KiB
-    header_bytes: int = 64 * KiB
-    header_count: int = 100
-    body: int = 10 * MiB
-    json_body: int = 1 * MiB
-    multipart_parts: int = 1000
-    multipart_files: int = 100
-    form_fields: int = 1000
+    Over a limit is a 4xx, never a crash. Sizes are bytes; timeouts are seconds.
+    """
+
+    request_line: int = 8 * KiB      # method, target and version, CRLF included -> 414
+    header_bytes: int = 64 * KiB     # all header lines together -> 431
+    header_count: int = 100          # header lines -> 431
+    body: int = 10 * MiB             # -> 413, decided before the body is read
+    json_body: int = 1 * MiB         # -> 413
+    json_depth: int = 100            # nested arrays/objects -> 400
+    multipart_parts: int = 1000      # -> 413
+    multipart_files: int = 100       # -> 413
+    form_fields: int = 1000          # -> 400
+    header_timeout: float = 20.0     # from the first byte of a request to the end of its head -> 408
+    read_timeout: float = 30.0       # any one read from the client (idle keep-alive, body) -> close/408
 
     @classmethod
     def from_config(cls, value: Limits | dict[str, Any] | None) -> Limits:
@@ -30,13 +36,15 @@ class Limits:
             return value
         if not isinstance(value, dict):
             raise TypeError(f"'limits' must be a dict or Limits, not {type(value).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(value) - known)
+        kinds = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(value) - set(kinds))
         if unknown:
-            raise ValueError(f"unknown limits {unknown}; known: {sorted(known)}")
+            raise ValueError(f"unknown limits {unknown}; known: {sorted(kinds)}")
         for name, number in value.items():
-            if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
-                raise TypeError(f"limit {name!r} must be a positive int, not {number!r}")
+            allowed = (int, float) if kinds[name] == "float" else int
+            if not isinstance(number, allowed) or isinstance(number, bool) or number <= 0:
+                kind = "number" if kinds[name] == "float" else "int"
+                raise TypeError(f"limit {name!r} must be a positive {kind}, not {number!r}")
         return cls(**value)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -55,10 +56,37 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_json(data: bytes | str, limit: int) -> Any:
+# Strings (whose brackets do not nest) or a bracket; compiled once, used only on
+# bodies with more brackets than the depth limit.
+_JSON_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_OPENERS = frozenset(b"[{")
+
+
+def json_depth_over(data: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays/objects deeper than `limit` (cheap when it cannot)."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    for found in _JSON_NESTING.finditer(data):
+        token = found.group()
+        if len(token) != 1:
+            continue
+        if token[0] in _OPENERS:
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def parse_json(data: bytes | str, limit: int, max_depth: int = DEFAULT_LIMITS.json_depth) -> Any:
     """Strict JSON: UTF-8, no NaN/Infinity, bounded size and nesting; else BadRequest."""
     if len(data) > limit:
         raise RequestTooLarge(f"JSON body over {limit} bytes")
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    if json_depth_over(raw, max_depth):
+        raise BadRequest(f"JSON nested deeper than {max_depth}")
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         return json.loads(text, parse_constant=_reject_constant)
@@ -68,12 +96,29 @@ def parse_json(data: bytes | str, limit: int) -> Any:
         raise BadRequest("Malformed JSON body", log_message=str(error)) from None
 
 
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def check_percent_encoding(text: str, what: str = "Request target") -> None:
+    """A `%` not followed by two hex digits is a 400 (unquote would keep it silently)."""
+    if "%" in text and _BAD_PERCENT.search(text):
+        raise BadRequest(f"{what} has bad percent-encoding")
+
+
+def check_path(path: str) -> str:
+    """A decoded path must not hold NUL, which file systems and C libraries cut at."""
+    if "\0" in path:
+        raise BadRequest("Path contains NUL")
+    return path
+
+
 def decode_path(raw_path: str | bytes) -> str:
     """Percent-decode a request path as strict UTF-8."""
     if isinstance(raw_path, bytes):
         raw_path = raw_path.decode("latin-1")
+    check_percent_encoding(raw_path, "Path")
     try:
-        return unquote(raw_path, encoding="utf-8", errors="strict")
+        return check_path(unquote(raw_path, encoding="utf-8", errors="strict"))
     except UnicodeDecodeError:
         raise BadRequest("Path is not valid UTF-8") from None
 
@@ -83,6 +128,7 @@ def parse_query(query: str, max_fields: int) -> dict[str, list[str]]:
     arguments: dict[str, list[str]] = {}
     if not query:
         return arguments
+    check_percent_encoding(query, "Arguments")
     try:
         pairs = parse_qsl(
             query, keep_blank_values=True, encoding="utf-8", errors="strict",
@@ -205,7 +251,7 @@ class Request:
         """The body parsed as JSON (None for an empty body)."""
         if not self.body:
             return None
-        return parse_json(self.body, self.limits.json_body)
+        return parse_json(self.body, self.limits.json_body, self.limits.json_depth)
 
     @property
     def files(self) -> dict[str, list[dict[str, Any]]]:
@@ -234,12 +280,14 @@ class Request:
                     fields.setdefault(part.name, []).append(part.value)
                     continue
                 if sum(map(len, files.values())) >= limits.multipart_files:
-                    raise BadRequest(f"More than {limits.multipart_files} files")
+                    raise RequestTooLarge(f"More than {limits.multipart_files} files")
                 files.setdefault(part.name, []).append({
                     "filename": part.filename,
                     "body": part.raw,
                     "content_type": part.content_type,
                 })
+        except multipart.ParserLimitReached as error:  # parts (multipart_parts), header sizes
+            raise RequestTooLarge(f"Multipart body over a limit: {error}") from None
         except multipart.MultipartError as error:
             raise BadRequest("Malformed multipart body", log_message=str(error)) from None
         except UnicodeDecodeError:

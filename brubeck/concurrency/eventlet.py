@@ -17,6 +17,10 @@ with warnings.catch_warnings():  # its multi-line deprecation banner; we log one
     import eventlet.tpool
     import eventlet.wsgi
 
+from ..errors import reason_phrase
+from ..http_checks import HeadReader, LineBound, Refusal, check_head, head_timeout, starts_request
+from ..limits import DEFAULT_LIMITS, Limits
+
 name = "eventlet"
 log = logging.getLogger("brubeck.wsgi")
 
@@ -86,17 +90,107 @@ def __getattr__(attr: str) -> Any:
 
 
 class _Protocol(eventlet.wsgi.HttpProtocol):
+    """eventlet's protocol holding Brubeck's line: limits, timeouts, unambiguous framing.
+
+    eventlet already refuses Content-Length with Transfer-Encoding; the rest is
+    brubeck.http_checks, read through `HeadReader` instead of eventlet's own
+    fixed 8 KiB-per-line / 64 KiB wrapper so the configured limits apply.
+    """
+
+    limits: Limits = DEFAULT_LIMITS  # set on a per-server subclass by serve_wsgi
+
     def setup(self) -> None:
         if self.request.family in (socket.AF_INET, socket.AF_INET6):
             self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().setup()
+        limits = self.limits
+        self._head_timer = eventlet.Timeout(None, head_timeout(limits))
+        self._header_timeout = limits.header_timeout
+
+    def handle_one_request(self) -> None:
+        if not starts_request(self.rfile):
+            self.close_connection = 1
+            return
+        timer = self._head_timer
+        timer.seconds = self._header_timeout
+        timer.start()
+        try:
+            super().handle_one_request()
+        except Refusal as refusal:  # the head timer, while reading the request line
+            self._refuse(refusal)
+        finally:
+            timer.cancel()
+
+    def parse_request(self) -> bool:
+        outer = self.rfile  # eventlet's FileObjectForHeaders around the connection
+        reader = HeadReader(getattr(outer, "fp", outer), self.limits)
+        self.rfile = reader
+        try:
+            if not super().parse_request():
+                return False
+            check_head(self.headers, reader.count, self.limits)
+            return True
+        except Refusal as refusal:
+            self._refuse(refusal)
+            return False
+        finally:
+            self.rfile = outer
+
+    def get_environ(self) -> dict[str, Any]:
+        self._head_timer.cancel()  # the head is in: the app's time is not the client's
+        environ = super().get_environ()
+        environ["RAW_URI"] = self.path
+        if "content-type" not in self.headers:  # eventlet fills in email's 'text/plain'
+            del environ["CONTENT_TYPE"]
+        stream = environ["wsgi.input"]
+        stream.rfile = LineBound(stream.rfile)
+        return environ
+
+    def handle_one_response(self) -> None:
+        # eventlet ignores the app's `Connection: close` and would then read an
+        # unread (even endless chunked) body to keep the connection; honour it.
+        app = self.application
+
+        def application(environ: dict[str, Any], start_response: Callable) -> Any:
+            def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                for name, value in headers:
+                    if name.lower() == "connection" and value.lower() == "close":
+                        self.close_connection = 1
+                        headers = [h for h in headers if h[0].lower() != "connection"]
+                        break
+                return start_response(status, headers, exc_info)
+
+            return app(environ, start)
+
+        self.application = application
+        super().handle_one_response()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's HTML error page and stderr line, made Brubeck's short plain refusal."""
+        self._refuse(Refusal(code, message or reason_phrase(code)))
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib's name)
+        log.debug("%s " + format, self.client_address, *args)
+
+    def _refuse(self, refusal: Refusal) -> None:
+        log.info("refused %s: %s", self.client_address, refusal)
+        self.close_connection = 1
+        try:
+            self.wfile.write(refusal.response())
+            self.wfile.flush()
+        except OSError:
+            pass
 
 
 def serve_wsgi(
-    app: Callable, host: str = "127.0.0.1", port: int = 6767, sock: socket.socket | None = None
+    app: Callable, host: str = "127.0.0.1", port: int = 6767, sock: socket.socket | None = None,
+    limits: Limits | None = None,
 ) -> None:
-    """Serve `app` until the process is told to stop."""
+    """Serve `app` until the process is told to stop; `limits` default to the app's own."""
+    limits = limits or getattr(app, "limits", None) or DEFAULT_LIMITS
+    protocol = type("_Protocol", (_Protocol,), {"limits": limits})
     listener = sock if sock is not None else eventlet.listen((host, port))
     eventlet.wsgi.server(
-        listener, app, protocol=_Protocol, log=log, log_output=False, debug=False,
+        listener, app, protocol=protocol, log=log, log_output=False, debug=False,
+        url_length_limit=limits.request_line + 1, socket_timeout=limits.read_timeout,
     )

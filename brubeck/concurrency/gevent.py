@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import socket
 from collections.abc import Callable
@@ -13,6 +14,16 @@ import gevent.monkey
 import gevent.pool
 import gevent.queue
 from gevent import pywsgi
+
+from ..http_checks import (
+    HeadReader,
+    Refusal,
+    check_head,
+    head_timeout,
+    read_request_line,
+    starts_request,
+)
+from ..limits import DEFAULT_LIMITS, Limits
 
 name = "gevent"
 log = logging.getLogger("brubeck.wsgi")
@@ -61,8 +72,81 @@ class _OneWriteHandler(pywsgi.WSGIHandler):
         self._sendall(buffer)
 
 
+class _Handler(_OneWriteHandler):
+    """pywsgi's handler holding Brubeck's line: limits, timeouts, unambiguous framing.
+
+    pywsgi has no timeouts and no header limits of its own; see brubeck.http_checks.
+    """
+
+    _head_timer: gevent.Timeout | None = None
+    _head_reader: HeadReader | None = None
+
+    def handle(self) -> None:
+        limits = self.server.limits
+        self.socket.settimeout(limits.read_timeout)
+        self._head_timer = gevent.Timeout(limits.header_timeout, head_timeout(limits))
+        super().handle()
+
+    def handle_one_request(self) -> Any:
+        if not starts_request(self.rfile):
+            return None
+        timer = self._head_timer
+        timer.start()
+        try:
+            return super().handle_one_request()
+        except Refusal as refusal:  # the head timer, or a refusal while reading the line
+            return self._refusal(refusal)
+        finally:
+            timer.cancel()
+
+    def read_requestline(self) -> str:
+        line = read_request_line(self.rfile, self.server.limits.request_line).decode("latin-1")
+        if not line.endswith("\n"):
+            return ""  # the client went away mid-line: close quietly
+        # pywsgi refuses lines of 8192 chars with their CRLF; the limit counts it.
+        return line.rstrip("\r\n") or line
+
+    def MessageClass(self, fp: Any, *args: Any) -> Any:  # noqa: N802 (pywsgi's name)
+        reader = HeadReader(fp, self.server.limits)
+        headers = pywsgi.headers_factory(reader)
+        check_head(headers, reader.count, self.server.limits)
+        return headers
+
+    def get_environ(self) -> dict[str, Any]:
+        self._head_timer.cancel()  # the head is in: the app's time is not the client's
+        environ = super().get_environ()
+        environ["RAW_URI"] = self.path
+        return environ
+
+    def run_application(self) -> None:
+        try:
+            super().run_application()
+        finally:
+            stream = self.wsgi_input
+            if stream is not None and (
+                    self.close_connection or (stream.chunked_input and stream.chunk_length)):
+                # pywsgi would read an unread body to its end, even an endless chunked one,
+                # before closing; closing without reading it is the point of refusing.
+                self.close_connection = True
+                stream.content_length = stream.position
+                stream.chunked_input = False
+
+    def _handle_client_error(self, ex: BaseException) -> Any:
+        if isinstance(ex, Refusal):
+            return self._refusal(ex)
+        if isinstance(ex, (ValueError, http.client.HTTPException)):  # pywsgi's own checks
+            return self._refusal(Refusal(400, "Malformed request"))
+        return super()._handle_client_error(ex)
+
+    def _refusal(self, refusal: Refusal) -> tuple[str, bytes]:
+        log.info("refused %s: %s", self.client_address, refusal)
+        self.close_connection = True
+        return str(refusal.status), refusal.response()
+
+
 class _Server(pywsgi.WSGIServer):
-    handler_class = _OneWriteHandler
+    handler_class = _Handler
+    limits: Limits = DEFAULT_LIMITS
 
     def handle(self, sock: socket.socket, address: Any) -> None:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -71,8 +155,10 @@ class _Server(pywsgi.WSGIServer):
 
 
 def serve_wsgi(
-    app: Callable, host: str = "127.0.0.1", port: int = 6767, sock: socket.socket | None = None
+    app: Callable, host: str = "127.0.0.1", port: int = 6767, sock: socket.socket | None = None,
+    limits: Limits | None = None,
 ) -> None:
-    """Serve `app` until the process is told to stop."""
+    """Serve `app` until the process is told to stop; `limits` default to the app's own."""
     server = _Server(sock if sock is not None else (host, port), app, log=None, error_log=log)
+    server.limits = limits or getattr(app, "limits", None) or DEFAULT_LIMITS
     server.serve_forever()

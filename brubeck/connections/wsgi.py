@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRequest, HTTPError, RequestTooLarge
 from ..limits import Limits
-from ..request import Headers, Request
+from ..request import Headers, Request, check_path, check_percent_encoding
 from ..response import plain_response, wsgi_parts
 
 if TYPE_CHECKING:
@@ -30,7 +30,18 @@ class WSGIConnection:
         return f"WSGIConnection(port={self.port}, host={self.host!r})"
 
     def run(self, application: Brubeck) -> None:
-        application.backend.serve_wsgi(application.wsgi, self.host, self.port)
+        application.backend.serve_wsgi(application.wsgi, self.host, self.port,
+                                       limits=application.limits)
+
+
+def _read(stream: Any, size: int) -> bytes:
+    """Read from the client; a stalled or broken body is the client's error, not a 500."""
+    try:
+        return stream.read(size)
+    except TimeoutError:
+        raise HTTPError(408, "Request body not received in time") from None
+    except (OSError, ValueError) as error:  # bad chunk framing, early EOF
+        raise BadRequest("Malformed request body", log_message=str(error)) from None
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:
@@ -39,15 +50,20 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
         return b""  # most requests: nothing to read
     stream = environ.get("wsgi.input")
     if length_text:
-        if not length_text.isdigit():
+        if not (length_text.isascii() and length_text.isdigit()):
             raise BadRequest("Invalid Content-Length")
         length = int(length_text)
         if length > limit:
             raise RequestTooLarge(f"Body over {limit} bytes")
-        return stream.read(length) if length and stream is not None else b""
+        if not length or stream is None:
+            return b""
+        body = _read(stream, length)
+        if len(body) != length:
+            raise BadRequest("Body shorter than its Content-Length")
+        return body
     if stream is None or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return b""
-    body = stream.read(limit + 1)
+    body = _read(stream, limit + 1)
     if len(body) > limit:
         raise RequestTooLarge(f"Body over {limit} bytes")
     return body
@@ -89,6 +105,9 @@ def request_from_environ(environ: dict[str, Any], limits: Limits) -> Request:
     # An environ no bigger than the limit cannot hold too many headers: count only then.
     if len(environ) > limits.header_count and len(headers) > limits.header_count:
         raise HTTPError(431, "Too many headers")
+    raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")  # ours, gunicorn, uwsgi
+    if raw_target:
+        check_percent_encoding(raw_target)
     path = environ.get("PATH_INFO", "/")
     query = environ.get("QUERY_STRING", "")
     if not (path.isascii() and query.isascii()):  # WSGI gives the path's bytes as latin-1
@@ -99,7 +118,7 @@ def request_from_environ(environ: dict[str, Any], limits: Limits) -> Request:
             raise BadRequest("Request target is not valid UTF-8") from None
     return Request(
         method=environ["REQUEST_METHOD"],
-        path=path or "/",
+        path=check_path(path) or "/",
         query_string=query,
         headers=headers,
         body=_read_body(environ, limits.body),

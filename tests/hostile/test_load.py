@@ -1,0 +1,64 @@
+"""500 well-behaved connections at once while every hostile case runs: none of them fails."""
+
+import time
+from collections import Counter
+
+from brubeck import concurrency
+from tests.hostile import rawhttp
+from tests.hostile.cases import CASES
+
+CONNECTIONS = 500
+REQUESTS_PER_CONNECTION = 4
+HOSTILE_ROUNDS = 2
+DEADLINE = 120.0  # seconds; the whole run is bounded
+
+
+def well_behaved(port, outcomes, connected, go):
+    """Keep-alive client: connect, wait until all are connected, then a few requests."""
+    try:
+        with rawhttp.connect(port, timeout=30) as sock:
+            connected.append(sock)
+            go.wait(DEADLINE)
+            for _ in range(REQUESTS_PER_CONNECTION):
+                sock.sendall(rawhttp.get("/brubeck"))
+                reply = rawhttp.read_reply(sock)
+                outcomes["ok" if (reply.status, reply.body) == (200, b"Take five")
+                         else f"status {reply.status}"] += 1
+    except Exception as error:  # counted, not raised: the test reports them all
+        outcomes[type(error).__name__] += 1
+
+
+def hostile(port, outcomes):
+    for _ in range(HOSTILE_ROUNDS):
+        for case in CASES:
+            try:
+                with rawhttp.connect(port, timeout=30) as sock:
+                    rawhttp.send_all_tolerant(sock, case.request)
+                    if case.shutdown:
+                        sock.shutdown(rawhttp.socket.SHUT_WR)
+                    status = rawhttp.read_reply(sock).status
+                outcomes["as expected" if status == case.status else f"{case.name}: {status}"] += 1
+            except Exception as error:
+                outcomes[f"{case.name}: {type(error).__name__}"] += 1
+
+
+def test_500_connections_while_hostile_cases_run(port):
+    backend = concurrency.active()
+    good, bad = Counter(), Counter()
+    connected, go = [], backend.Event()
+    pool = backend.Pool(CONNECTIONS + 4)
+    start = time.monotonic()
+    for _ in range(CONNECTIONS):
+        pool.spawn(well_behaved, port, good, connected, go)
+    while len(connected) < CONNECTIONS and time.monotonic() - start < 30:
+        backend.sleep(0.05)
+    assert len(connected) == CONNECTIONS  # all 500 open at once before any request
+    for _ in range(2):
+        pool.spawn(hostile, port, bad)
+    go.set()
+    assert pool.join(timeout=DEADLINE), "load run did not finish in time"
+    elapsed = time.monotonic() - start
+    print(f"{CONNECTIONS} connections x {REQUESTS_PER_CONNECTION} requests in {elapsed:.1f} s: "
+          f"{dict(good)}; hostile: {dict(bad)}")
+    assert good == Counter(ok=CONNECTIONS * REQUESTS_PER_CONNECTION)
+    assert bad == Counter({"as expected": 2 * HOSTILE_ROUNDS * len(CASES)})
