@@ -39,8 +39,12 @@ def python_env() -> dict[str, str]:
     return env
 
 
-def wait_until_serving(url: str, procs: list[subprocess.Popen], timeout: float = 20.0) -> None:
-    """Poll `url` until any HTTP answer; fail early if a process died."""
+def wait_until_serving(url: str, procs: list[subprocess.Popen], timeout: float = 20.0,
+                       need_ok: bool = False) -> None:
+    """Poll `url` until any HTTP answer (a 200 with `need_ok`); fail early if a process died.
+
+    Behind Mongrel2 a 404/502 only means Mongrel2 is up, not its handlers.
+    """
     deadline = time.monotonic() + timeout
     while True:
         for proc in procs:
@@ -49,8 +53,12 @@ def wait_until_serving(url: str, procs: list[subprocess.Popen], timeout: float =
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
-        except urllib.error.HTTPError:
-            return
+        except urllib.error.HTTPError as error:
+            if not need_ok:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} answers {error.code} after {timeout}s") from None
+            time.sleep(0.1)
         except OSError as error:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} not serving after {timeout}s: {error}") from None
@@ -99,7 +107,7 @@ class Server:
         port = free_port()
         if self.launch is not None:
             with self.launch(port, workdir) as procs:
-                wait_until_serving(self.url(port, next(iter(self.paths))), procs)
+                wait_until_serving(self.url(port, next(iter(self.paths))), procs, need_ok=True)
                 yield f"http://127.0.0.1:{port}"
             return
         assert self.command is not None
@@ -146,10 +154,7 @@ def wsgi_servers() -> list[Server]:
 
 
 def all_servers() -> list[Server]:
-    """Every server the harness knows, WSGI first, then Mongrel2 when it is available."""
-    servers = wsgi_servers()
-    try:
-        from bench import mongrel2_servers
-    except ImportError:
-        return servers
-    return servers + mongrel2_servers.servers()
+    """Every server the harness knows: WSGI first, then the Mongrel2 ones."""
+    from bench import mongrel2_servers
+
+    return wsgi_servers() + mongrel2_servers.servers()

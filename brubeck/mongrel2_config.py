@@ -24,6 +24,7 @@ CONFIG_NAME = "m2.conf"
 DATABASE_NAME = "config.sqlite"
 CHROOT_DIRS = ("run", "logs", "tmp", "static")
 UPLOAD_TEMPLATE = "/tmp/mongrel2.upload.XXXXXX"
+MAX_BUFFER = 32 * 1024
 
 
 def _quote(value: str) -> str:
@@ -46,7 +47,8 @@ class Mongrel2Config:
     static_route: str = "/static/"
     handler_route: str = "/"
     limits: Limits = field(default_factory=Limits)
-    memory_body: int = 1 * MiB  # bodies above this spool to upload_store
+    spool_uploads: bool = False  # see `settings`
+    memory_body: int = 1 * MiB  # with spool_uploads, bodies above this go to upload_store
     upload_store: str = UPLOAD_TEMPLATE
     server_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     sender_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -58,16 +60,29 @@ class Mongrel2Config:
 
     @property
     def settings(self) -> dict[str, int | str]:
-        return {
+        """Mongrel2 settings from Brubeck's limits.
+
+        Mongrel2 1.12.2 corrupts spooled uploads (bytes past ~4 KiB) whenever
+        `limits.buffer_size` is set, and stalls them at 64 KiB. So by default
+        the buffer holds request heads up to 32 KiB and bodies up to Brubeck's
+        maximum stay in memory: only an oversize body spools, and gets a 413 at
+        `upload-start`. `spool_uploads=True` keeps Mongrel2's own buffer size
+        (heads up to ~4 KiB) and spools bodies over `memory_body` to disk.
+        """
+        settings: dict[str, int | str] = {
             "server.daemonize": 0,
             "zeromq.threads": 1,
             "limits.url_path": self.limits.request_line,
-            "limits.buffer_size": self.limits.header_bytes,
             "limits.header_count": self.limits.header_count,
-            "limits.content_length": min(self.memory_body, self.limits.body),
             "limits.handler_targets": 128,
             "upload.temp_store": self.upload_store,
         }
+        if self.spool_uploads:
+            settings["limits.content_length"] = min(self.memory_body, self.limits.body)
+        else:
+            settings["limits.buffer_size"] = min(self.limits.header_bytes, MAX_BUFFER)
+            settings["limits.content_length"] = self.limits.body
+        return settings
 
     def render(self) -> str:
         """The config text that `m2sh load` reads."""

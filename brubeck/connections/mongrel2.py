@@ -81,22 +81,28 @@ class Mongrel2Connection:
         context = zmq.Context()
         pull = context.socket(zmq.PULL)
         pull.setsockopt(zmq.LINGER, 0)
-        pub = context.socket(zmq.PUB)
+        pub = context.socket(zmq.XPUB)  # a PUB that also sees Mongrel2 subscribe
         pub.setsockopt(zmq.LINGER, 2000)  # let the last replies out on close
         self._pub = pub
         self._stopping = backend.Event()
         self._idle = backend.Event()
         self._idle.set()
+        self._receiver_done = backend.Event()
+        self._waiting = False
         self._app = application
         previous = self._install_signals()
         try:
-            pull.connect(self.pull_addr)
             pub.connect(self.pub_addr)
+            self._await_subscriber(pub, zmq, backend)
+            pull.connect(self.pull_addr)
             log.info("worker %d pulling %s, publishing %s", os.getpid(), self.pull_addr,
                      self.pub_addr)
             receiver = backend.spawn(self._receive, pull, zmq)
             self._stopping.wait()
-            receiver.kill()
+            if self._waiting:  # idle in recv(): nothing is lost by killing it
+                receiver.kill()
+            else:  # it holds a message (a full pool?): let it finish with it
+                self._receiver_done.wait()
             self._drain(pull, zmq)
             if not self._idle.wait(self.drain_timeout):
                 self._abandon()
@@ -107,6 +113,21 @@ class Mongrel2Connection:
             pub.close()
             self._pub = None
             context.term()
+
+    def _await_subscriber(self, pub: Any, zmq: Any, backend: Any) -> None:
+        """PUB slow joiner: replies sent before Mongrel2's SUB has subscribed are
+        dropped, so take no request until its subscription has arrived."""
+        waited = 0.0
+        while not self._stopping.is_set():
+            try:
+                pub.recv(zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                backend.sleep(0.01)
+                waited += 0.01
+                if waited >= 5.0:
+                    log.warning("still waiting for Mongrel2 to subscribe at %s", self.pub_addr)
+                    waited = 0.0
 
     def shutdown(self) -> None:
         """Stop pulling; `run()` then serves what is queued and returns."""
@@ -129,17 +150,25 @@ class Mongrel2Connection:
 
     def _receive(self, pull: Any, zmq: Any) -> None:
         """Read every waiting message before yielding, then block for more."""
-        while True:
-            self._dispatch(pull.recv())
-            self._drain(pull, zmq)
+        try:
+            while not self._stopping.is_set():
+                self._waiting = True
+                frame = pull.recv()
+                self._waiting = False
+                self._dispatch(frame)
+                self._drain(pull, zmq)
+        finally:
+            self._receiver_done.set()
 
     def _drain(self, pull: Any, zmq: Any) -> None:
+        """Dispatch what is already queued in the PULL socket, without waiting."""
         while True:
             try:
                 frame = pull.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
             self._dispatch(frame)
+
 
     def _dispatch(self, frame: bytes) -> None:
         """Parse one frame; never raises, so a bad message cannot stop the worker."""
@@ -283,8 +312,9 @@ class Mongrel2Connection:
         self.reply_bulk(uuid, idents, b"")
 
     def _publish(self, frame: bytes) -> None:
-        if self._pub is None:
-            raise RuntimeError("Mongrel2Connection is not running")
+        if self._pub is None:  # after shutdown, or before run()
+            log.warning("Mongrel2Connection is not running: reply dropped")
+            return
         self._pub.send(frame)
 
 

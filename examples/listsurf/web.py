@@ -104,7 +104,7 @@ class LinksHandler(Page):
         query = self.get_argument("q", "")
         tag = self.get_argument("tag", "")
         links = self.db_conn.links(self.current_user.username, query, tag)
-        return self.page("links.html", links=links, q=query, tag=tag)
+        return self.page("links.html", links=links, q=query, tag=tag, here=self.message.url)
 
 
 class NewLinkHandler(Page):
