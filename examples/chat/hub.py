@@ -171,7 +171,9 @@ class RedisBus(LocalBus):
         keys = [f"{self.prefix}:room:{room_name}:seq", f"{self.prefix}:room:{room_name}:history",
                 f"{self.prefix}:rooms", self.channel]
         stored = json.loads(self._post(keys=keys, args=[json.dumps(message), HISTORY]))
-        self.room(room_name).add(stored)  # ours at once; the echo is ignored
+        room = self.room(room_name)
+        if stored["id"] == room.last_id + 1:  # ours at once, unless that would skip one
+            room.add(stored)                  # still on its way; the echo is ignored
         return stored
 
     def start(self) -> None:

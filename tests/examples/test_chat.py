@@ -9,7 +9,6 @@ import contextlib
 import http.client
 import json
 import time
-import urllib.request
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -19,8 +18,16 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.processes import free_port, running
 
-from .conftest import (BACKEND, app_env, http_json, needs_mongrel2, redis_server, rss_kib,
-                       screenshot, wait_until)
+from .conftest import (
+    BACKEND,
+    app_env,
+    http_json,
+    needs_mongrel2,
+    redis_server,
+    rss_kib,
+    screenshot,
+    wait_until,
+)
 
 POLL_TIMEOUT = 25  # seconds a long poll sleeps when nothing happens (30 by default)
 CLIENTS = 300
@@ -204,8 +211,9 @@ def test_300_sleeping_clients_all_get_one_broadcast(mode, tmp_path, capsys):
             assert all(s["bulk_messages"] >= 1 for s in final.values())
         with capsys.disabled():
             for pid in sorted(asleep):
-                print(f"\n[{BACKEND.name} {mode}] worker {pid}: "
-                      f"{asleep[pid]['waiting'].get('crowd', 0)} sleeping clients, "
-                      f"RSS {before[pid]} KiB -> {after[pid]} KiB "
-                      f"(+{(after[pid] - before[pid]) / max(1, asleep[pid]['waiting'].get('crowd', 1)):.1f}"
-                      f" KiB per client); all {CLIENTS} answered in {elapsed:.2f}s")
+                sleeping = asleep[pid]["waiting"].get("crowd", 0)
+                grown = after[pid] - before[pid]
+                print(f"\n[{BACKEND.name} {mode}] worker {pid}: {sleeping} sleeping clients, "
+                      f"RSS {before[pid]} -> {after[pid]} KiB "
+                      f"(+{grown / max(1, sleeping):.1f} KiB per client); "
+                      f"all {CLIENTS} answered in {elapsed:.2f}s")
