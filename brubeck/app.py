@@ -107,6 +107,12 @@ class Brubeck:
             return kallable
         return decorator
 
+    def register_api(self, APIClass: type, prefix: str | None = None) -> type:
+        """Route an AutoAPI class at `prefix` (default `{api_base_url}{model name}/`)."""
+        from .autoapi import register_api
+
+        return register_api(self, APIClass, prefix)
+
     def route_message(self, message: Request) -> Callable[[], Any]:
         """A zero-argument callable that answers `message` (Brubeck 0.4's contract)."""
         found = self.router.match(message.path, message.method)
