@@ -108,3 +108,37 @@ def make_client(transport, request):
     yield make
     for client in clients:
         client.close()
+
+
+# -- conformance table: backend x transport x test group --------------------------------
+
+_TRANSPORT_OF = {}
+_CONFORMANCE = {}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "transport" in callspec.params:
+            _TRANSPORT_OF[item.nodeid] = (callspec.params["transport"],
+                                          item.nodeid.split("::")[0])
+
+
+def pytest_runtest_logreport(report):
+    key = _TRANSPORT_OF.get(report.nodeid)
+    if key is None or (report.when != "call" and report.passed):
+        return
+    counts = _CONFORMANCE.setdefault(key, {"passed": 0, "failed": 0, "skipped": 0})
+    counts[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print which transports pass which shared test groups, on this backend."""
+    if not _CONFORMANCE:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section(f"conformance ({BACKEND.name})")
+    write(f"{'combination':<22} {'test group':<44} passed failed skipped")
+    for (transport, group), c in sorted(_CONFORMANCE.items()):
+        write(f"{BACKEND.name + ' x ' + transport:<22} {group:<44} "
+              f"{c['passed']:>6} {c['failed']:>6} {c['skipped']:>7}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -135,14 +134,18 @@ class Mongrel2Connection:
             self._stopping.set()
 
     def _install_signals(self) -> Any:
-        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+        if not self.handle_signals:
             return None
 
         def on_term(signum: int, frame: Any) -> None:
             log.info("worker %d got SIGTERM: draining", os.getpid())
             self.shutdown()
 
-        return signal.signal(signal.SIGTERM, on_term)
+        try:
+            return signal.signal(signal.SIGTERM, on_term)
+        except ValueError:  # not the main thread (threading may be green-patched)
+            log.warning("not in the main thread: SIGTERM will not drain this worker")
+            return None
 
     def _restore_signals(self, previous: Any) -> None:
         if previous is not None:
