@@ -48,7 +48,9 @@ def header_pairs(headers: HeaderInput) -> list[tuple[str, str]]:
     """Normalise a dict or list of header pairs, expanding multi-line 0.4 Set-Cookie values."""
     if not headers:
         return []
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    # A list is the common case; checking it first skips the slower Mapping (ABC) check.
+    items = headers if isinstance(headers, list) else \
+        headers.items() if isinstance(headers, Mapping) else headers
     pairs: list[tuple[str, str]] = []
     for name, value in items:
         if isinstance(value, (list, tuple)):
