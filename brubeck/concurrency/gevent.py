@@ -55,6 +55,10 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(attr)
 
 
+#: What pywsgi keeps as its log when given `log=None` (private, hence the fallback).
+_NO_ACCESS_LOG = getattr(pywsgi, "_NoopLog", ())
+
+
 class _OneWriteHandler(pywsgi.WSGIHandler):
     """pywsgi sends headers and body in two writes, which stalls keep-alive on Nagle."""
 
@@ -70,6 +74,11 @@ class _OneWriteHandler(pywsgi.WSGIHandler):
         if data:
             buffer += data
         self._sendall(buffer)
+
+    def log_request(self) -> None:
+        # pywsgi formats an access-log line per request even with no log to write it to.
+        if not isinstance(self.server.log, _NO_ACCESS_LOG):
+            super().log_request()
 
 
 class _Handler(_OneWriteHandler):
