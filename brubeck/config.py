@@ -83,6 +83,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Key(s) signing cookies; a dict rotates keys (highest version signs).", _is_secret),
     Setting("cookie_max_age", "seconds", str(DEFAULT_MAX_AGE),
             "How long a signed cookie stays valid (31 days).", _is_number),
+    Setting("xsrf_cookies", "bool", "False",
+            "Check an ``_xsrf`` token (form field, ``X-XSRFToken`` or ``X-CSRFToken`` header) "
+            "against the ``_xsrf`` cookie on POST, PUT, PATCH and DELETE to handler classes; "
+            "a mismatch is 403. ``self.xsrf_form_html()`` renders the field.",
+            lambda v: isinstance(v, bool)),
     Setting("api_base_url", "str", "'/'",
             "Prefix of routes made by ``register_api``.", lambda v: isinstance(v, str)),
     Setting("concurrency", "'gevent' or 'eventlet'", "first installed",

@@ -21,20 +21,22 @@ import re
 import time
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from typing import Any, Union
+from typing import Any
 
 log = logging.getLogger("brubeck.cookies")
 
-Secret = Union[str, bytes, dict[int, Union[str, bytes]]]
+Secret = str | bytes | dict[int, str | bytes]
 
 DEFAULT_MAX_AGE = 31 * 86400
 _FORMAT = "v1"
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_COOKIE_OCTETS = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")
+# Always used with fullmatch: `$` would also match before a trailing newline.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
+_ATTRIBUTE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e]+")  # printable ASCII but ';'
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 # ASCII digits only and bounded: str.isdigit() accepts '²', which int() refuses,
 # and int() refuses strings of over 4300 digits; either would raise, not reject.
-_NUMBER = re.compile(r"^[0-9]{1,20}$")
+_NUMBER = re.compile(r"[0-9]{1,20}")
 BROWSER_COOKIE_LIMIT = 4096
 
 
@@ -86,7 +88,7 @@ def verify(secret: Secret, name: str, signed: Any, max_age: float | None = DEFAU
         log.info("cookie %r rejected: not a signed value", name)
         return None
     _, version_text, timestamp_text, encoded, signature = parts
-    if not (_NUMBER.match(version_text) and _NUMBER.match(timestamp_text)):
+    if not (_NUMBER.fullmatch(version_text) and _NUMBER.fullmatch(timestamp_text)):
         log.info("cookie %r rejected: malformed", name)
         return None
     key = _keys(secret).get(int(version_text))
@@ -125,7 +127,7 @@ def new_xsrf_token() -> bytes:
 def mask_xsrf_token(token: bytes) -> str:
     """`token` XORed with a fresh random mask, as hex `mask + masked`."""
     mask = os.urandom(len(token))
-    return (mask + bytes(a ^ b for a, b in zip(mask, token))).hex()
+    return (mask + bytes(a ^ b for a, b in zip(mask, token, strict=True))).hex()
 
 
 def unmask_xsrf_token(text: Any) -> bytes | None:
@@ -137,7 +139,7 @@ def unmask_xsrf_token(text: Any) -> bytes | None:
     except ValueError:
         return None
     mask, masked = data[:XSRF_TOKEN_BYTES], data[XSRF_TOKEN_BYTES:]
-    return bytes(a ^ b for a, b in zip(mask, masked))
+    return bytes(a ^ b for a, b in zip(mask, masked, strict=True))
 
 
 def xsrf_tokens_match(cookie_value: Any, submitted: Any) -> bool:
@@ -166,14 +168,14 @@ def format_set_cookie(
     samesite: str | None = None,
 ) -> str:
     """A Set-Cookie header value; refuses anything that could break the header."""
-    if not _TOKEN.match(name):
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
         raise ValueError(f"invalid cookie name {name!r}")
-    if not _COOKIE_OCTETS.match(value):
+    if not isinstance(value, str) or not _COOKIE_OCTETS.fullmatch(value):
         raise ValueError(f"cookie {name!r} has characters not allowed in a cookie value")
     parts = [f"{name}={value}"]
     for attribute, text in (("Path", path), ("Domain", domain)):
         if text:
-            if not _COOKIE_OCTETS.match(text.replace(" ", "")) or ";" in text:
+            if not _ATTRIBUTE_VALUE.fullmatch(text):
                 raise ValueError(f"invalid cookie {attribute} {text!r}")
             parts.append(f"{attribute}={text}")
     if max_age is not None:

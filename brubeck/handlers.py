@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -52,6 +53,24 @@ def json_default(value: Any) -> Any:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, default=json_default, separators=(",", ":"))
+
+
+def validation_errors(err: Exception) -> list[dict[str, Any]] | None:
+    """The field errors of a pydantic ValidationError, else None.
+
+    Looked up in sys.modules so the core never imports pydantic: if it is not
+    imported, nothing can have raised its error. The input is left out, since it
+    may be a password.
+    """
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is None or not isinstance(err, pydantic.ValidationError):
+        return None
+    return json.loads(err.json(include_url=False, include_input=False))
+
+
+#: Methods that change state, so must carry the XSRF token when it is enabled.
+XSRF_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+XSRF_COOKIE = "_xsrf"
 
 
 class MessageHandler:
@@ -169,7 +188,15 @@ class MessageHandler:
 
     def error(self, err: Exception) -> Any:
         """A handler method raised `err` (already logged): answer with a server error."""
+        errors = validation_errors(err)
+        if errors is not None:
+            return self.validation_failed(errors)
         return self.render_error(self._SERVER_ERROR)
+
+    def validation_failed(self, errors: list[dict[str, Any]]) -> Any:
+        """A model refused the client's data: a bad request listing the field errors."""
+        return self.render_error(self._BAD_REQUEST,
+                                 error_handler=lambda: self.add_to_payload("errors", errors))
 
     def _http_error(self, err: HTTPError) -> Any:
         return self.render_error(err.status_code)
@@ -189,6 +216,9 @@ class MessageHandler:
         """Run prepare, the verb method and on_finish; always produce a response."""
         try:
             try:
+                if getattr(self.application, "xsrf_cookies", False) and \
+                        self.message.method in XSRF_METHODS:
+                    getattr(self, "check_xsrf_cookie", lambda: None)()
                 self.prepare()
                 if self._finished:
                     return self.render()
@@ -203,7 +233,8 @@ class MessageHandler:
                     log.warning("%s %s: %s", self.message.method, self.message.path, err)
                 return self._http_error(err)
             except Exception as err:
-                log.exception("%s %s failed", self.message.method, self.message.path)
+                if validation_errors(err) is None:  # a client error needs no traceback
+                    log.exception("%s %s failed", self.message.method, self.message.path)
                 return self.error(err)
         finally:
             try:
@@ -221,6 +252,7 @@ class WebMessageHandler(MessageHandler):
     _CREATED_CODE = 201
     _MULTI_CODE = 207
     _FAILED_CODE = 400
+    _BAD_REQUEST = 400
     _AUTH_FAILURE = 401
     _FORBIDDEN = 403
     _NOT_FOUND = 404
@@ -279,8 +311,21 @@ class WebMessageHandler(MessageHandler):
         )
 
     def error(self, err: Exception) -> Any:
+        errors = validation_errors(err)
+        if errors is not None:
+            return self.validation_failed(errors)
         detail = traceback.format_exc() if self.application.debug else None
         return self.render_error(self._SERVER_ERROR, detail=detail)
+
+    def validation_failed(self, errors: list[dict[str, Any]]) -> Any:
+        """400 with the field errors as JSON, whatever page errors normally get."""
+        self.clear_payload()
+        self.set_status(self._BAD_REQUEST)
+        self.add_to_payload("errors", errors)
+        self.headers["Content-Type"] = "application/json"
+        self.body = to_json(self._payload)
+        self._finished = True
+        return self.render()
 
     def _http_error(self, err: HTTPError) -> Any:
         def add_headers() -> None:
@@ -352,6 +397,7 @@ class WebMessageHandler(MessageHandler):
             value = cookies.sign(secret, key, value)
             kwargs.setdefault("httponly", True)
             kwargs.setdefault("samesite", "Lax")
+            kwargs.setdefault("secure", self.message.scheme == "https")
             kwargs.setdefault("max_age", int(self.application.cookie_max_age))
         elif not isinstance(value, str):
             raise TypeError("a cookie value must be a str unless it is signed (secret=...)")
@@ -371,6 +417,38 @@ class WebMessageHandler(MessageHandler):
     def convert_cookies(self) -> list[tuple[str, str]]:
         """Outgoing cookies as Set-Cookie header pairs."""
         return [("Set-Cookie", value) for value in self.cookies.values()]
+
+    # -- XSRF (config `xsrf_cookies=True`) ------------------------------------------
+
+    @property
+    def xsrf_token(self) -> str:
+        """This client's XSRF token, freshly masked; sets the `_xsrf` cookie if it has none."""
+        if not hasattr(self, "_xsrf_raw"):
+            sent = self.message.cookies.get(XSRF_COOKIE)
+            raw = cookies.unmask_xsrf_token(sent.value) if sent else None
+            if raw is None:
+                raw = cookies.new_xsrf_token()
+                # Readable by scripts on purpose: they echo it in X-XSRFToken.
+                self.set_cookie(XSRF_COOKIE, cookies.mask_xsrf_token(raw), samesite="Lax",
+                                secure=self.message.scheme == "https")
+            self._xsrf_raw = raw
+        return cookies.mask_xsrf_token(self._xsrf_raw)
+
+    def xsrf_form_html(self) -> str:
+        """A hidden `_xsrf` input for forms that POST back to this application."""
+        return f'<input type="hidden" name="{XSRF_COOKIE}" value="{self.xsrf_token}">'
+
+    def check_xsrf_cookie(self) -> None:
+        """Refuse (403) a state-changing request whose token does not match its cookie."""
+        submitted = (self.get_argument(XSRF_COOKIE) or self.message.headers.get("X-XSRFToken")
+                     or self.message.headers.get("X-CSRFToken"))
+        if not submitted:
+            raise HTTPError(403, log_message="XSRF token missing from form and headers")
+        sent = self.message.cookies.get(XSRF_COOKIE)
+        if sent is None:
+            raise HTTPError(403, log_message="XSRF cookie missing")
+        if not cookies.xsrf_tokens_match(sent.value, submitted):
+            raise HTTPError(403, log_message="XSRF token does not match its cookie")
 
     # -- output -----------------------------------------------------------------------
 
