@@ -178,9 +178,16 @@ class RedisBus(LocalBus):
 
     def start(self) -> None:
         """Listen for every worker's messages in a green thread; wait until subscribed."""
-        concurrency.active().spawn(self._listen_forever)
+        self._listener = concurrency.active().spawn(self._listen_forever)
         if not self._listening.wait(10):
             raise RuntimeError("could not subscribe to Redis")
+
+    def stop(self) -> None:
+        """Stop listening (a worker shutting down, or a test)."""
+        listener = getattr(self, "_listener", None)
+        if listener is not None:
+            listener.kill()
+            self._listener = None
 
     def _listen_forever(self) -> None:
         backend = concurrency.active()

@@ -56,18 +56,22 @@ def test_redis_carries_messages_between_workers_in_order(tmp_path, monkeypatch):
     import hub
 
     with redis_server(tmp_path) as url:
-        one, two = hub.RedisBus(url), hub.RedisBus(url)
+        one, two = hub.RedisBus(url), hub.RedisBus(url)  # two "workers"
         one.start()
         two.start()
-        waiter = BACKEND.spawn(two.room("jazz").wait, 0, 5)
-        posters = [BACKEND.spawn(bus.post, "jazz", "n", f"m{i}")
-                   for i, bus in enumerate([one, two] * 10)]
-        for job in posters:
-            job.wait() if hasattr(job, "wait") else job.join()
-        found, reset = waiter.wait() if hasattr(waiter, "wait") else waiter.get()
-        assert found and not reset
-        for bus in (one, two):
-            wait_until(lambda b=bus: b.room("jazz").last_id == 20, 5)
-            assert [m["id"] for m in bus.room("jazz").messages] == list(range(1, 21))
-        assert hub.RedisBus(url).room("jazz").last_id == 20  # a new worker loads history
-        assert "jazz" in hub.RedisBus(url).room_names()
+        try:
+            waiter = BACKEND.spawn(two.room("jazz").wait, 0, 5)
+            posters = [BACKEND.spawn(bus.post, "jazz", "n", f"m{i}")
+                       for i, bus in enumerate([one, two] * 10)]
+            for job in posters:
+                job.wait() if hasattr(job, "wait") else job.join()
+            found, reset = waiter.wait() if hasattr(waiter, "wait") else waiter.get()
+            assert found and not reset
+            for bus in (one, two):
+                wait_until(lambda b=bus: b.room("jazz").last_id == 20, 5)
+                assert [m["id"] for m in bus.room("jazz").messages] == list(range(1, 21))
+            late = hub.RedisBus(url)  # a worker started later loads the history
+            assert late.room("jazz").last_id == 20 and "jazz" in late.room_names()
+        finally:
+            one.stop()
+            two.stop()
