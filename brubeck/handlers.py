@@ -97,6 +97,9 @@ class MessageHandler:
     _STATUS_MSG = "status_msg"
     _TIMESTAMP = "timestamp"
 
+    #: Set by the application when routes sharing a pattern allow other methods.
+    allowed_methods: frozenset[str] | None = None
+
     def __init__(self, application: Brubeck, message: Request, *args: Any, **kwargs: Any) -> None:
         self.application = application
         self.message = message
@@ -167,8 +170,7 @@ class MessageHandler:
 
     # -- output -------------------------------------------------------------------
 
-    def render(self, status_code: int | None = None, hide_status: bool = False,
-               **kwargs: Any) -> Any:
+    def render(self, status_code: int | None = None, **kwargs: Any) -> Any:
         """The payload as JSON; web handlers override this to produce HTTP."""
         if status_code is not None:
             self.set_status(status_code)
@@ -270,9 +272,6 @@ class WebMessageHandler(MessageHandler):
         500: "Server error",
     }
 
-    #: Set by the application when routes sharing a pattern allow other methods.
-    allowed_methods: frozenset[str] | None = None
-
     def __init__(self, application: Brubeck, message: Request, *args: Any, **kwargs: Any) -> None:
         self.body: Any = ""
         self.headers: dict[str, str] = {}
@@ -352,10 +351,14 @@ class WebMessageHandler(MessageHandler):
             error_handler()
         self.set_status(status_code, status_msg)
         self._finished = True
-        page_hook = getattr(self, "render_error_page", None)
-        page = page_hook(status_code, detail=detail) if page_hook is not None else None
-        self.body = page if page is not None else self.default_error_page(detail)
+        self.fill_error(detail)
         return self.render()
+
+    def fill_error(self, detail: str | None) -> None:
+        """Put the error into the response: a mixin's templated page, else plain HTML."""
+        page_hook = getattr(self, "render_error_page", None)
+        page = page_hook(self.status_code, detail=detail) if page_hook is not None else None
+        self.body = page if page is not None else self.default_error_page(detail)
 
     def default_error_page(self, detail: str | None = None) -> str:
         title = escape(f"{self.status_code} {self.status_msg}")
@@ -452,7 +455,7 @@ class WebMessageHandler(MessageHandler):
 
     # -- output -----------------------------------------------------------------------
 
-    def render(self, status_code: int | None = None, http_200: bool = False,
+    def render(self, status_code: int | None = None, *, http_200: bool = False,
                **kwargs: Any) -> Response:
         """The handler's state as a Response; `http_200` forces status 200."""
         if status_code is not None:
@@ -473,7 +476,7 @@ class JSONMessageHandler(WebMessageHandler):
     `hide_status=True` sends only the payload's `data` key, when there is one.
     """
 
-    def render(self, status_code: int | None = None, hide_status: bool = False,
+    def render(self, status_code: int | None = None, *, hide_status: bool = False,
                **kwargs: Any) -> Response:
         if status_code is not None:
             self.set_status(status_code)
@@ -486,14 +489,8 @@ class JSONMessageHandler(WebMessageHandler):
             self.body = to_json(self._payload)
         return super().render(**kwargs)
 
-    def render_error(self, status_code: int, error_handler: Callable[[], Any] | None = None,
-                     status_msg: str | None = None, detail: str | None = None,
-                     **kwargs: Any) -> Any:
-        self.clear_payload()
-        if error_handler is not None:
-            error_handler()
-        self.set_status(status_code, status_msg)
+    def fill_error(self, detail: str | None) -> None:
+        """Errors are the payload itself (status code and message), plus the traceback
+        when debugging."""
         if detail:
             self.add_to_payload("traceback", detail)
-        self._finished = True
-        return self.render()
