@@ -2,7 +2,7 @@
 
 import pytest
 
-from brubeck.errors import BadRequest, HTTPError
+from brubeck.errors import BadRequest, RequestTooLarge, HTTPError
 from brubeck.limits import Limits
 from brubeck.request import Headers, Request, decode_path, parse_cookie_header, parse_json
 from brubeck.testing import encode_body
@@ -78,7 +78,7 @@ def test_multipart_fields_and_files():
 def test_multipart_limits():
     files = {f"f{i}": (f"{i}.txt", b"x") for i in range(3)}
     body, ctype = encode_body(None, None, files)
-    with pytest.raises(BadRequest):
+    with pytest.raises(RequestTooLarge):  # over a limit is 413, malformed is 400
         make("POST", body=body, content_type=ctype, limits=Limits(multipart_files=2)).files
     with pytest.raises(BadRequest):
         make("POST", body=b"--b\r\n", content_type="multipart/form-data").files
