@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from bench import load, report
+from bench.cpu import tree_cpu_seconds
 from bench.machine import describe
 from bench.servers import all_servers
 
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> dict:
             if not scenarios:
                 continue
             try:
-                with server.running(workdir, log) as base:
+                with server.running(workdir, log) as (base, pids):
                     for scenario in scenarios:
                         url = base + server.paths[scenario]
                         if not _answers(url):
@@ -89,10 +90,14 @@ def run(args: argparse.Namespace) -> dict:
                         for conns in levels:
                             if args.warmup > 0:
                                 drive(url, conns, args.warmup, args.threads)
+                            cpu_before = tree_cpu_seconds(pids)
                             sample = drive(url, conns, args.duration, args.threads)
+                            cpu_after = tree_cpu_seconds(pids)
                             key = (server.name, scenario, conns)
-                            samples.setdefault(key, [None] * args.rounds)[round_no] = \
-                                sample.as_dict()
+                            record = sample.as_dict()
+                            if cpu_before is not None and cpu_after is not None:
+                                record["cpu_s"] = cpu_after - cpu_before
+                            samples.setdefault(key, [None] * args.rounds)[round_no] = record
                             print(f"[round {round_no + 1}] {server.label:28} {scenario:8} "
                                   f"c={conns:<4} {sample.rps:9.0f} req/s  "
                                   f"p50 {sample.p50_ms:7.2f} ms  p99 {sample.p99_ms:7.2f} ms  "

@@ -38,6 +38,8 @@ def build_rows(servers: dict, samples: dict) -> list[dict]:
             "errors": sum(s["errors"] for s in good),
             "requests": sum(s["requests"] for s in good),
         }
+        if all(s.get("cpu_s") for s in good):
+            row["per_cpu_s"] = _summary([s["requests"] / s["cpu_s"] for s in good])
         for key, other in (("vs_baseline", server.baseline), ("vs_tornado", TORNADO),
                            ("vs_falcon", FALCON)):
             if server.baseline is None or other is None:
@@ -47,6 +49,11 @@ def build_rows(servers: dict, samples: dict) -> list[dict]:
                       if mine and base and base["rps"]]
             if ratios:
                 row[key] = _summary(ratios)
+            per_cpu = [mine["requests"] / mine["cpu_s"] / (base["requests"] / base["cpu_s"])
+                       for mine, base in zip(per_round, anchor)
+                       if mine and base and mine.get("cpu_s") and base.get("cpu_s")]
+            if per_cpu:
+                row[key + "_cpu"] = _summary(per_cpu)
         rows.append(row)
     return rows
 
@@ -77,7 +84,8 @@ def targets(rows: list[dict], connections: list[int], duration: float) -> list[d
                 continue
             ratio = row[key]
             found.append({"target": text, "connections": conns, "goal": goal,
-                          "ratio": ratio, "met": ratio["median"] >= goal})
+                          "ratio": ratio, "met": ratio["median"] >= goal,
+                          "ratio_cpu": row.get(key + "_cpu")})
     high = max(connections)
     brubeck_rows = [r for r in rows if r["baseline"] and r["connections"] == high]
     if brubeck_rows:
@@ -108,21 +116,28 @@ def markdown(result: dict) -> str:
         f"{settings['duration']:g} s per row, {settings['rounds']} round(s), "
         f"load average at start {result['machine']['load_average'][0]}.",
         "",
-        "| stack | scenario | conns | req/s | p50 ms | p99 ms | errors | ÷ baseline | ÷ Tornado |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+        "req/CPU-s counts the server's CPU (its workers and Mongrel2 included); ÷ columns "
+        "divide by the baseline's hello from the same round, by req/s and by req/CPU-s.",
+        "",
+        "| stack | scenario | conns | req/s | p50 ms | p99 ms | errors | req/CPU-s "
+        "| ÷ baseline | ÷ baseline (CPU) | ÷ Tornado |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in result["rows"]:
         lines.append(
             f"| {row['label']} | {row['scenario']} | {row['connections']} | "
             f"{_span(row['rps'], '.0f')} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
-            f"{row['errors']} | {_span(row.get('vs_baseline'), '.2f')} | "
+            f"{row['errors']} | {_span(row.get('per_cpu_s'), '.0f')} | "
+            f"{_span(row.get('vs_baseline'), '.2f')} | "
+            f"{_span(row.get('vs_baseline_cpu'), '.2f')} | "
             f"{_span(row.get('vs_tornado'), '.2f')} |")
     if result["targets"]:
-        lines += ["", "| target | conns | goal | measured | met |", "|---|--:|--:|--:|:-:|"]
+        lines += ["", "| target | conns | goal | measured (req/s) | met | by req/CPU-s |",
+                  "|---|--:|--:|--:|:-:|--:|"]
         for t in result["targets"]:
             measured = _span(t["ratio"], ".2f") if "ratio" in t else f"{t['errors']} errors"
             lines.append(f"| {t['target']} | {t['connections']} | {t['goal']} | {measured} | "
-                         f"{_verdict(t['met'])} |")
+                         f"{_verdict(t['met'])} | {_span(t.get('ratio_cpu'), '.2f')} |")
     if result.get("skipped"):
         lines += ["", "Skipped: " + "; ".join(result["skipped"])]
     return "\n".join(lines) + "\n"

@@ -102,13 +102,13 @@ class Server:
         return gone
 
     @contextlib.contextmanager
-    def running(self, workdir: Path, log: Path) -> Iterator[str]:
-        """Start the server, wait until it answers, yield its base URL, stop it."""
+    def running(self, workdir: Path, log: Path) -> Iterator[tuple[str, list[int]]]:
+        """Start the server, wait until it answers, yield its base URL and PIDs, stop it."""
         port = free_port()
         if self.launch is not None:
             with self.launch(port, workdir) as procs:
                 wait_until_serving(self.url(port, next(iter(self.paths))), procs, need_ok=True)
-                yield f"http://127.0.0.1:{port}"
+                yield f"http://127.0.0.1:{port}", [p.pid for p in procs]
             return
         assert self.command is not None
         with open(log, "ab") as out:
@@ -116,7 +116,7 @@ class Server:
                                     stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_until_serving(self.url(port, next(iter(self.paths))), [proc])
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://127.0.0.1:{port}", [proc.pid]
         finally:
             stop(proc)
 
