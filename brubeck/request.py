@@ -197,6 +197,9 @@ class Request:
         # Set by connections that know about the client's connection (Mongrel2).
         self.sender: str | None = None
         self.conn_id: str | None = None
+        # True once answered by other means (a bulk reply): the handler's own
+        # return value is then not sent again.
+        self.answered = False
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"

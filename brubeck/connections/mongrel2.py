@@ -231,6 +231,7 @@ class Mongrel2Connection:
         state = wire.upload_state(message)
         if state is None:
             return wire.to_request(message, limits)
+        wire.check_head(message, limits)
         path = wire.checked_upload(message, self.uploads)
         length = wire.declared_length(message)
         if length is None or length > limits.body:
@@ -260,6 +261,8 @@ class Mongrel2Connection:
                     del self._inflight[key]
         if request.client_gone.is_set():  # type: ignore[attr-defined]
             log.debug("%s %s: client left before the reply", request.method, request.path)
+            return
+        if request.answered:  # already answered in bulk with others (reply_many)
             return
         self.reply(request, response)
 
@@ -305,6 +308,25 @@ class Mongrel2Connection:
         payload = data.encode("utf-8") if isinstance(data, str) else data
         for batch in wire.chunks(idents):
             self._publish(wire.frame(uuid, batch, payload))
+
+    def reply_many(self, requests: Iterable[Request], response: Response) -> int:
+        """Answer many requests with one response, serialized once and sent in bulk.
+
+        Each request is marked answered, so its own handler's return value is
+        not sent again. Returns the number of ZeroMQ messages sent.
+        """
+        by_sender: dict[str, list[str]] = {}
+        method = "GET"
+        for request in requests:
+            request.answered = True
+            method = request.method
+            by_sender.setdefault(request.sender or "", []).append(request.conn_id or "")
+        data = http_bytes(response, method)
+        sent = 0
+        for sender, idents in by_sender.items():
+            self.reply_bulk(sender, idents, data)
+            sent += (len(idents) + wire.MAX_TARGETS - 1) // wire.MAX_TARGETS
+        return sent
 
     def close(self, request: Request) -> None:
         """Close the client connection of `request`."""

@@ -4,8 +4,8 @@ Long-poll clients that asked for the same thing (`since` the same message in
 the same room) get byte-identical answers. So when news arrives, the worker
 builds that answer once and hands Mongrel2 up to 128 connection ids per ZeroMQ
 message (`reply_bulk`), instead of one reply per client. The handlers still
-sleep on the room's Event; when they wake, their request is marked answered and
-`BulkPollConnection.reply` skips it.
+sleep on the room's Event; when they wake, their request is already marked
+answered (`reply_many` does it), so the connection does not answer it twice.
 """
 
 from __future__ import annotations
@@ -17,31 +17,18 @@ from hub import Message, Room
 
 from brubeck.connections.mongrel2 import Mongrel2Connection
 from brubeck.request import Request
-from brubeck.response import Response, http_bytes
+from brubeck.response import Response
 
 
-class BulkPollConnection(Mongrel2Connection):
-    """A Mongrel2 connection that does not answer a request twice."""
-
-    def reply(self, request: Request, response: Any) -> None:
-        if getattr(request, "answered_in_bulk", False):
-            return
-        super().reply(request, response)
-
-
-def adopt(connection: Any) -> BulkPollConnection | None:
-    """Make the app's Mongrel2 connection bulk-aware (it only gains `reply`), else None."""
-    if not isinstance(connection, Mongrel2Connection):
-        return None
-    if not isinstance(connection, BulkPollConnection):
-        connection.__class__ = BulkPollConnection
-    return connection  # type: ignore[return-value]
+def adopt(connection: Any) -> Mongrel2Connection | None:
+    """The app's connection if it is Mongrel2 (bulk replies need it), else None."""
+    return connection if isinstance(connection, Mongrel2Connection) else None
 
 
 class BulkReplier:
     """Parked long-poll requests per room and `since`; answers each group in bulk."""
 
-    def __init__(self, connection: BulkPollConnection,
+    def __init__(self, connection: Mongrel2Connection,
                  answer: Callable[[Room, list[Message], bool], Response]) -> None:
         self.connection = connection
         self.answer = answer
@@ -67,11 +54,5 @@ class BulkReplier:
             if not requests:
                 continue
             found, reset = room.after(since)
-            data = http_bytes(self.answer(room, found, reset), "GET")
-            by_sender: dict[str, list[str]] = {}
-            for request in requests:
-                request.answered_in_bulk = True  # type: ignore[attr-defined]
-                by_sender.setdefault(request.sender or "", []).append(request.conn_id or "")
-            for sender, idents in by_sender.items():
-                self.connection.reply_bulk(sender, idents, data)
-                self.sent_messages += (len(idents) + 127) // 128
+            self.sent_messages += self.connection.reply_many(
+                requests, self.answer(room, found, reset))

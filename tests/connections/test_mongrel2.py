@@ -220,6 +220,23 @@ def test_bulk_reply_is_one_send_per_128_ids():
     assert sent[2] == b"s 3:1 2, "
 
 
+def test_reply_many_serializes_once_groups_by_sender_and_marks_answered():
+    from brubeck.request import Request
+
+    conn = Mongrel2Connection("tcp://127.0.0.1:1", "tcp://127.0.0.1:2")
+    sent = []
+    conn._pub = type("Pub", (), {"send": lambda self, f: sent.append(f)})()
+    requests = []
+    for sender, conn_id in [("a", "1"), ("b", "2"), ("a", "3")]:
+        request = Request("GET", "/wait")
+        request.sender, request.conn_id = sender, conn_id
+        requests.append(request)
+    assert conn.reply_many(requests, Response("news")) == 2
+    assert all(r.answered for r in requests)
+    assert [frame.split(b",", 1)[0] for frame in sent] == [b"a 3:1 3", b"b 1:2"]
+    assert all(frame.endswith(b"\r\n\r\nnews") for frame in sent)
+
+
 def test_a_bad_frame_gets_400_and_never_raises():
     conn = Mongrel2Connection("tcp://127.0.0.1:1", "tcp://127.0.0.1:2")
     sent = []
