@@ -159,11 +159,24 @@ def to_response(result: Any) -> Response:
             result.get("headers"),
         )
     if isinstance(result, (str, bytes)) and result[:7] in ("HTTP/1.", b"HTTP/1."):
-        return parse_http(result)
+        built = getattr(result, "response", None)  # from http_response: no re-parse
+        return built if isinstance(built, Response) else parse_http(result)
     return Response(result)
 
 
 HTTP_FORMAT = "HTTP/1.1 %(code)s %(status)s\r\n%(headers)s\r\n\r\n%(body)s"
+
+
+class HTTPText(str):
+    """0.4's HTTP text, remembering the Response it describes so it is not parsed back."""
+
+    response: Response
+
+
+class HTTPBytes(bytes):
+    """The same, for a bytes body."""
+
+    response: Response
 
 
 def http_response(body: Any, code: int, status: str, headers: dict[str, Any]) -> str | bytes:
@@ -171,9 +184,13 @@ def http_response(body: Any, code: int, status: str, headers: dict[str, Any]) ->
     encoded = to_bytes(body)
     headers["Content-Length"] = len(encoded)
     head = "\r\n".join(f"{name}: {value}" for name, value in headers.items())
+    text: HTTPText | HTTPBytes
     if isinstance(body, bytes):
-        return f"HTTP/1.1 {code} {status}\r\n{head}\r\n\r\n".encode("latin-1") + body
-    return f"HTTP/1.1 {code} {status}\r\n{head}\r\n\r\n{'' if body is None else body}"
+        text = HTTPBytes(f"HTTP/1.1 {code} {status}\r\n{head}\r\n\r\n".encode("latin-1") + body)
+    else:
+        text = HTTPText(f"HTTP/1.1 {code} {status}\r\n{head}\r\n\r\n{'' if body is None else body}")
+    text.response = Response(encoded, code, status, headers)
+    return text
 
 
 def render(body: Any, status_code: int, status_msg: str, headers: dict[str, Any]) -> dict:
