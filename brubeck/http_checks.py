@@ -11,6 +11,7 @@ status on either server. See docs/limits.rst for the table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import IO, Any
 
 from .errors import reason_phrase
@@ -56,16 +57,111 @@ def read_request_line(rfile: IO[bytes], limit: int) -> bytes:
 _STDLIB_MAX_LINE = 65536
 
 
+def head_lines(rfile: IO[bytes], limits: Limits) -> Iterator[bytes]:
+    """The head's header lines (CRLF included), checked; stops at the blank line.
+
+    Refuses what a lenient parser would misread: too many or too large lines
+    (431), obsolete folding, and bare CR or NUL inside a line (400). A line cut
+    short by the client going away is yielded last, without its newline.
+    """
+    left, count = limits.header_bytes, 0
+    while True:
+        line = rfile.readline(min(left, _STDLIB_MAX_LINE) + 1)
+        if line == b"\r\n" or line == b"\n" or not line:
+            return
+        left -= len(line)
+        if left < 0:
+            raise Refusal(431, "Request headers too large")
+        if line[-1:] != b"\n":
+            if len(line) > _STDLIB_MAX_LINE:
+                raise Refusal(431, "Request header line too long")
+            yield line
+            return
+        count += 1
+        if count > limits.header_count:
+            raise Refusal(431, "Too many request headers")
+        if line[0] in b" \t":
+            raise Refusal(400, "Obsolete header line folding")
+        end = -2 if line[-2:-1] == b"\r" else -1
+        if b"\r" in line[:end] or b"\0" in line[:end]:
+            raise Refusal(400, "Control character in header")
+        yield line
+
+
+class HeadFields:
+    """A request head parsed once, offering what pywsgi asks of its header object.
+
+    It replaces pywsgi's trip through the email parser (and its re-splitting of
+    the lines that parser joined) with one pass over lines `head_lines` checked.
+    """
+
+    __slots__ = ("pairs", "_index", "status")
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+        self.status = ""
+        index: dict[str, list[str]] = {}
+        for name, value in pairs:
+            index.setdefault(name.lower(), []).append(value)
+        self._index = index
+
+    @classmethod
+    def read(cls, rfile: IO[bytes], limits: Limits) -> HeadFields:
+        pairs = []
+        for raw in head_lines(rfile, limits):
+            if raw[-1:] != b"\n":
+                break  # the client left mid-head; the request line was read: no body
+            name, colon, value = raw.decode("latin-1").partition(":")
+            if not colon or not name or name != name.strip(" \t"):
+                raise Refusal(400, "Malformed header line")
+            pairs.append((name, value.strip(" \t\r\n")))
+        return cls(pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        values = self._index.get(name.lower())
+        return values[0] if values else default
+
+    getheader = get
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        return self._index.get(name.lower(), failobj)
+
+    def __delitem__(self, name: str) -> None:
+        lowered = name.lower()
+        self._index.pop(lowered, None)
+        self.pairs = [pair for pair in self.pairs if pair[0].lower() != lowered]
+
+    @property
+    def typeheader(self) -> str | None:
+        return self.get("content-type")
+
+    @property
+    def headers(self) -> Iterator[str]:
+        return (f"{name}: {value}\r\n" for name, value in self.pairs)
+
+    def environ_items(self) -> Iterator[tuple[str, str]]:
+        """CGI-style `HTTP_*` keys; names with `_` are dropped (they would alias `-`)."""
+        for name, value in self.pairs:
+            if "_" in name:
+                continue
+            key = name.upper().replace("-", "_")
+            if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
+                yield "HTTP_" + key, value
+
+
 class HeadReader:
     """Stands in for the connection's file while `http.client.parse_headers` reads the head.
 
-    That parser (both servers use it) bounds each line but not the block,
-    counts the blank line against its fixed 100 (so 99 headers at most,
-    whatever we configure), keeps bare CRs, and silently stops at a line
-    without a colon, dropping the rest. This reader reads and checks the whole
-    block first, bounded by the configured limits, then hands it over in a few
-    large "lines" (the parser joins lines before parsing, so that is the same
-    text), and counts header lines so that `check_head` can notice dropped ones.
+    That parser (eventlet uses it) bounds each line but not the block, counts
+    the blank line against its fixed 100 (so 99 headers at most, whatever we
+    configure), keeps bare CRs, and silently stops at a line without a colon,
+    dropping the rest. This reader reads and checks the whole block first
+    (`head_lines`), then hands it over in a few large "lines" (the parser joins
+    lines before parsing, so that is the same text), and counts header lines so
+    that `check_head` can notice dropped ones.
     """
 
     __slots__ = ("_rfile", "_limits", "_pending", "count")
@@ -83,34 +179,16 @@ class HeadReader:
 
     def _read_block(self) -> list[bytes]:
         """The head's lines grouped under the parser's line bound, in reverse order."""
-        rfile, left, max_count = self._rfile, self._limits.header_bytes, self._limits.header_count
         groups: list[bytes] = []
         group = bytearray()
-        while True:
-            line = rfile.readline(min(left, _STDLIB_MAX_LINE) + 1)
-            if line == b"\r\n" or line == b"\n" or not line:
-                break
-            left -= len(line)
-            if left < 0:
-                raise Refusal(431, "Request headers too large")
-            if line[-1:] != b"\n":
-                if len(line) > _STDLIB_MAX_LINE:
-                    raise Refusal(431, "Request header line too long")
-                group += line  # the client went away mid-line; the parser sees EOF next
-                break
-            self.count += 1
-            if self.count > max_count:
-                raise Refusal(431, "Too many request headers")
-            if line[0] in b" \t":
-                raise Refusal(400, "Obsolete header line folding")
-            end = -2 if line[-2:-1] == b"\r" else -1
-            if b"\r" in line[:end] or b"\0" in line[:end]:
-                raise Refusal(400, "Control character in header")
+        for line in head_lines(self._rfile, self._limits):
+            if line[-1:] == b"\n":
+                self.count += 1
             if len(group) + len(line) > _STDLIB_MAX_LINE:
                 groups.append(bytes(group))
                 group = bytearray()
             group += line
-        pending = [line] if line else []
+        pending = [b"\r\n"]
         if group:
             pending.append(bytes(group))
         pending.extend(reversed(groups))

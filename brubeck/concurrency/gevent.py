@@ -16,7 +16,7 @@ import gevent.queue
 from gevent import pywsgi
 
 from ..http_checks import (
-    HeadReader,
+    HeadFields,
     Refusal,
     check_head,
     head_timeout,
@@ -88,7 +88,6 @@ class _Handler(_OneWriteHandler):
     """
 
     _head_timer: gevent.Timeout | None = None
-    _head_reader: HeadReader | None = None
 
     def handle(self) -> None:
         limits = self.server.limits
@@ -116,10 +115,12 @@ class _Handler(_OneWriteHandler):
         return line.rstrip("\r\n") or line
 
     def MessageClass(self, fp: Any, *args: Any) -> Any:  # noqa: N802 (pywsgi's name)
-        reader = HeadReader(fp, self.server.limits)
-        headers = pywsgi.headers_factory(reader)
-        check_head(headers, reader.count, self.server.limits)
+        headers = HeadFields.read(fp, self.server.limits)
+        check_head(headers, len(headers), self.server.limits)
         return headers
+
+    def _headers(self) -> Any:
+        return self.headers.environ_items()
 
     def get_environ(self) -> dict[str, Any]:
         self._head_timer.cancel()  # the head is in: the app's time is not the client's
