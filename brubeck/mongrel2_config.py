@@ -73,7 +73,9 @@ class Mongrel2Config:
             "server.daemonize": 0,
             "zeromq.threads": 1,
             "limits.url_path": self.limits.request_line,
-            "limits.header_count": self.limits.header_count,
+            # Mongrel2 silently drops headers past its count: let one more through
+            # so that Brubeck sees the overflow and answers 431.
+            "limits.header_count": self.limits.header_count + 1,
             "limits.handler_targets": 128,
             "upload.temp_store": self.upload_store,
         }

@@ -97,7 +97,10 @@ class Mongrel2Connection:
             log.info("worker %d pulling %s, publishing %s", os.getpid(), self.pull_addr,
                      self.pub_addr)
             receiver = backend.spawn(self._receive, pull, zmq)
-            self._stopping.wait()
+            # Wake up now and then: under eventlet, SIGTERM's handler runs inside the
+            # hub's poll, and the wake-up it schedules waits until that poll returns.
+            while not self._stopping.wait(0.5):
+                pass
             if self._waiting:  # idle in recv(): nothing is lost by killing it
                 receiver.kill()
             else:  # it holds a message (a full pool?): let it finish with it

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadRequest, HTTPError
+from ..http_checks import Refusal
+from ..http_checks import check_head as check_framing
 from ..limits import Limits
 from ..request import Headers, Request, decode_path
 from . import tnetstring
@@ -60,7 +62,7 @@ class Message:
             return False
         try:
             return json.loads(self.body.decode("latin-1")).get("type") == "disconnect"
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):  # deep nesting is hostile, not a crash
             return False
 
     def header(self, name: str) -> str | None:
@@ -116,17 +118,46 @@ def parse_message(raw: bytes) -> Message:
             if name.islower() or not any(c.isalpha() for c in name):
                 headers.setdefault(name.lower(), []).extend(_values(value))
             else:  # Mongrel2's own upper-case keys: METHOD, PATH, QUERY, ...
-                meta[name] = _values(value)[0]
+                values = _values(value)
+                if not values:
+                    raise ValueError(f"Mongrel2 header {name[:40]!r} is an empty list")
+                meta[name] = values[0]
     except (ValueError, TypeError, RecursionError) as error:
         raise MalformedMessage(sender_text, conn_text, str(error)) from None
     return Message(sender_text, conn_text, path.decode("latin-1"), headers, body, meta)
 
 
+def check_head(message: Message, limits: Limits) -> None:
+    """What Mongrel2 lets through but the WSGI servers refuse: the same limits and framing.
+
+    Mongrel2 bounds the path, not the request line; forwards duplicate, signed
+    or non-numeric Content-Lengths and Content-Length with Transfer-Encoding;
+    and spools chunked bodies as uploads of unknown length. Its own
+    X-Forwarded-For does not count against the client's headers.
+    """
+    line = len(message.method) + len(message.meta.get("URI", message.path)) \
+        + len(message.meta.get("VERSION", "HTTP/1.1")) + 4  # two spaces, CRLF
+    if line > limits.request_line:
+        raise HTTPError(414, "Request line too long")
+    count = sum(map(len, message.headers.values())) - ("x-forwarded-for" in message.headers)
+    if count > limits.header_count:
+        raise HTTPError(431, "Too many headers")
+    headers = Headers((name, value) for name, values in message.headers.items()
+                      for value in values)
+    try:
+        check_framing(headers, len(headers), limits)
+    except Refusal as refusal:
+        raise HTTPError(refusal.status, refusal.reason) from None
+    if headers.get("transfer-encoding") is not None:
+        raise HTTPError(411, "Chunked bodies are not supported behind Mongrel2: send a length")
+
+
 def to_request(message: Message, limits: Limits, body: bytes | None = None) -> Request:
     """The protocol-free Request for a message; bad input raises a 4xx HTTPError."""
+    check_head(message, limits)
     pairs = [(name, value) for name, values in message.headers.items() for value in values]
-    if len(pairs) > limits.header_count:
-        raise HTTPError(431, "Too many headers")
+    if body is None and len(message.body) != (declared_length(message) or 0):
+        raise BadRequest("Body does not match its Content-Length")
     query = message.meta.get("QUERY", "")
     try:
         query.encode("ascii")

@@ -2,6 +2,9 @@
 
 One table, used by the raw-socket suite, the load test and docs/limits.rst.
 `closes` marks refusals made before the app runs: the server must also close.
+Behind Mongrel2 some requests never reach Brubeck: `BEHIND_MONGREL2` records
+what Mongrel2 1.12.2 answers to those (measured), and the few that Brubeck
+answers differently there.
 """
 
 from __future__ import annotations
@@ -140,3 +143,65 @@ CASES: list[Case] = [
     Case("CR/LF into the status line", get("/statusline?v=OK%0d%0aX-Injected:%20yes"), 500),
     Case("a handler crash", get("/crash"), 500),
 ]
+
+
+# -- behind Mongrel2 ------------------------------------------------------------------------
+
+MONGREL2 = "mongrel2"  # Mongrel2 answers (and closes); Brubeck never sees the request
+BRUBECK = "brubeck"
+
+
+@dataclass(frozen=True)
+class Expected:
+    status: int | None  # None: the connection is closed without a reply
+    by: str = BRUBECK
+    closes: bool = False  # besides `Case.closes`: Mongrel2 closes after a parse error
+
+
+_M2_REFUSES = [
+    "request line of garbage", "request line without version", "headers over 64 KiB",
+    "one header line over 64 KiB", "obsolete line folding", "space before colon",
+    "header line without colon", "bare CR in a header value", "NUL in a header value",
+    "Transfer-Encoding other than chunked", "bad percent-encoding in the path",
+    "bad percent-encoding in the query", "truncated percent-encoding",
+    "invalid UTF-8 in the path (raw)", "cookie with DEL",
+]
+
+# Only the rows that differ from `Case.status`; every other case reaches Brubeck unchanged.
+BEHIND_MONGREL2: dict[str, Expected] = {
+    **{name: Expected(400, MONGREL2, True) for name in _M2_REFUSES},
+    # Mongrel2 spools a chunked body as an upload of unknown length: Brubeck asks for one.
+    "chunked body over 10 MiB": Expected(411),
+    "bad chunk size": Expected(411),
+    # Mongrel2 waits for the rest of the body and closes when the client half-closes.
+    "body shorter than Content-Length": Expected(None, MONGREL2, True),
+}
+
+# Cases that only make sense behind Mongrel2 (it serves /static/ and spools uploads).
+MONGREL2_CASES: list[Case] = [
+    Case("static path traversal", get("/static/../m2.conf"), 404),
+    Case("static path traversal, encoded dots", get("/static/%2e%2e/config.sqlite"), 404),
+    Case("static path traversal, encoded slash", get("/static/..%2fm2.conf"), 404),
+    Case("forged upload header", get("/echo", b"X-Mongrel2-Upload-Start: /etc/passwd\r\n"
+                                            b"X-Mongrel2-Upload-Done: /etc/passwd\r\n"), 400),
+    Case("forged upload header with a body",
+         post("/echo", b"abc", extra=b"X-Mongrel2-Upload-Start: /tmp/mongrel2.upload.AAAAAA\r\n"),
+         400),
+    # Mongrel2 replaces a client's X-Forwarded-For lines with its own: Brubeck cannot
+    # count them, so 101 lines one of which is X-Forwarded-For pass as 100 (a known gap).
+    Case("101 headers, one of them X-Forwarded-For",
+         head(["X-Forwarded-For: 10.0.0.1"] + [f"X-{i}: v" for i in range(L.header_count - 1)]),
+         200),
+]
+BEHIND_MONGREL2.update({c.name: Expected(404, MONGREL2) for c in MONGREL2_CASES[:3]})
+
+
+def expected(case: Case, server: str) -> Expected:
+    """What `server` ("wsgi" or "mongrel2") answers to `case`, and who answers."""
+    if server == "mongrel2":
+        return BEHIND_MONGREL2.get(case.name, Expected(case.status))
+    return Expected(case.status)
+
+
+def cases_for(server: str) -> list[Case]:
+    return CASES + MONGREL2_CASES if server == "mongrel2" else CASES

@@ -1,7 +1,7 @@
 """Hostile tests run against real servers of the active backend, on loopback only.
 
-`port` is the shared session server (tests/conftest.py) serving the hostile app
-with default limits; `tight_port` is a second server whose timeouts are short
+`port` is a shared session server (tests/conftest.py) serving the hostile app
+with default limits, once over WSGI and once behind Mongrel2; `tight_port` is a second server whose timeouts are short
 enough to watch them fire.
 """
 
@@ -29,10 +29,21 @@ def _quiet_refusals(caplog):
     caplog.set_level(logging.WARNING, logger="brubeck")
 
 
+SERVERS = ["wsgi", "mongrel2"]
+
+
+@pytest.fixture(params=SERVERS)
+def server(request):
+    """Which front the raw bytes hit: the backend's WSGI server, or the real Mongrel2
+    in front of an in-process worker (tests/conftest.py `live_mongrel2`)."""
+    return request.param
+
+
 @pytest.fixture
-def port(live_wsgi_server, hostile_app):
-    live_wsgi_server.app = hostile_app
-    return int(live_wsgi_server.url.rsplit(":", 1)[1])
+def port(server, request, hostile_app):
+    live = request.getfixturevalue("live_mongrel2" if server == "mongrel2" else "live_wsgi_server")
+    live.app = hostile_app
+    return int(live.url.rsplit(":", 1)[1])
 
 
 @pytest.fixture(scope="session")
