@@ -108,13 +108,16 @@ class HeadFields:
     @classmethod
     def read(cls, rfile: IO[bytes], limits: Limits) -> HeadFields:
         pairs = []
+        malformed = False  # refused after the whole head is read, as sizes come first
         for raw in head_lines(rfile, limits):
             if raw[-1:] != b"\n":
                 break  # the client left mid-head; the request line was read: no body
             name, colon, value = raw.decode("latin-1").partition(":")
             if not colon or not name or name != name.strip(" \t"):
-                raise Refusal(400, "Malformed header line")
+                malformed = True
             pairs.append((name, value.strip(" \t\r\n")))
+        if malformed:
+            raise Refusal(400, "Malformed header line")
         return cls(pairs)
 
     def __len__(self) -> int:

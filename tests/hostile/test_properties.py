@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from brubeck import cookies
 from brubeck.connections.wsgi import request_from_environ
 from brubeck.errors import HTTPError
-from brubeck.http_checks import HeadReader, Refusal, check_head
+from brubeck.http_checks import HeadFields, HeadReader, Refusal, check_head
 from brubeck.limits import Limits
 from brubeck.request import Request, parse_cookie_header, parse_json
 from brubeck.routing import HTTP_METHODS
@@ -139,6 +139,33 @@ def test_head_checks_refuse_or_accept_never_crash(lines, ending):
         return
     lengths = headers.get_all("content-length") or []
     assert len(lengths) <= 1 and not (lengths and headers.get_all("transfer-encoding"))
+
+
+@EXAMPLES
+@given(lines=st.lists(header_line, max_size=16), ending=st.sampled_from(["\r\n", "\n", ""]))
+def test_gevent_head_parser_agrees_with_the_stdlib_path(lines, ending):
+    """HeadFields (gevent) refuses exactly what HeadReader + parse_headers (eventlet) refuses,
+    and otherwise reads the same fields."""
+    raw = "".join(line + "\r\n" for line in lines).encode("latin-1") + ending.encode()
+
+    def stdlib():
+        reader = HeadReader(io.BufferedReader(io.BytesIO(raw)), SMALL)
+        headers = http.client.parse_headers(reader)
+        check_head(headers, reader.count, SMALL)
+        return [(k, v.strip(" \t")) for k, v in headers.items()]
+
+    def ours():
+        headers = HeadFields.read(io.BufferedReader(io.BytesIO(raw)), SMALL)
+        check_head(headers, len(headers), SMALL)
+        return headers.pairs
+
+    outcomes = []
+    for parse in (stdlib, ours):
+        try:
+            outcomes.append(parse())
+        except Refusal as refusal:
+            outcomes.append(refusal.status)
+    assert outcomes[0] == outcomes[1]
 
 
 @EXAMPLES
