@@ -11,6 +11,7 @@ status on either server. See docs/limits.rst for the table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -88,6 +89,10 @@ def head_lines(rfile: IO[bytes], limits: Limits) -> Iterator[bytes]:
         yield line
 
 
+#: A header name as the stdlib's parser accepts it: visible ASCII but the colon.
+_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+\Z")
+
+
 class HeadFields:
     """A request head parsed once, offering what pywsgi asks of its header object.
 
@@ -113,7 +118,7 @@ class HeadFields:
             if raw[-1:] != b"\n":
                 break  # the client left mid-head; the request line was read: no body
             name, colon, value = raw.decode("latin-1").partition(":")
-            if not colon or not name or name != name.strip(" \t"):
+            if not colon or not _FIELD_NAME.match(name):
                 malformed = True
             pairs.append((name, value.strip(" \t\r\n")))
         if malformed:
