@@ -155,14 +155,17 @@ class Mongrel2Connection:
             signal.signal(signal.SIGTERM, previous)
 
     def _receive(self, pull: Any, zmq: Any) -> None:
-        """Read every waiting message before yielding, then block for more."""
+        """Read every waiting message before yielding, then block for more.
+
+        A green `recv()` returns a queued message without yielding to the hub,
+        and dispatching only spawns, so this loop empties the queue first.
+        """
         try:
             while not self._stopping.is_set():
                 self._waiting = True
                 frame = pull.recv()
                 self._waiting = False
                 self._dispatch(frame)
-                self._drain(pull, zmq)
         finally:
             self._receiver_done.set()
 

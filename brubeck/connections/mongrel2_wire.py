@@ -114,11 +114,11 @@ def parse_message(raw: bytes) -> Message:
         meta: dict[str, str] = {}
         headers: dict[str, list[str]] = {}
         for key, value in parts["headers"].items():
-            name = _text(key)
-            if name.islower() or not any(c.isalpha() for c in name):
-                headers.setdefault(name.lower(), []).extend(_values(value))
+            name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+            values = [value.decode("latin-1")] if isinstance(value, bytes) else _values(value)
+            if not name.isupper():  # HTTP headers, which Mongrel2 lower-cases
+                headers.setdefault(name.lower(), []).extend(values)
             else:  # Mongrel2's own upper-case keys: METHOD, PATH, QUERY, ...
-                values = _values(value)
                 if not values:
                     raise ValueError(f"Mongrel2 header {name[:40]!r} is an empty list")
                 meta[name] = values[0]
@@ -127,7 +127,7 @@ def parse_message(raw: bytes) -> Message:
     return Message(sender_text, conn_text, path.decode("latin-1"), headers, body, meta)
 
 
-def check_head(message: Message, limits: Limits) -> None:
+def check_head(message: Message, limits: Limits, headers: Headers | None = None) -> None:
     """What Mongrel2 lets through but the WSGI servers refuse: the same limits and framing.
 
     Mongrel2 bounds the path, not the request line; forwards duplicate, signed
@@ -142,8 +142,8 @@ def check_head(message: Message, limits: Limits) -> None:
     count = sum(map(len, message.headers.values())) - ("x-forwarded-for" in message.headers)
     if count > limits.header_count:
         raise HTTPError(431, "Too many headers")
-    headers = Headers((name, value) for name, values in message.headers.items()
-                      for value in values)
+    if headers is None:
+        headers = request_headers(message)
     try:
         check_framing(headers, len(headers), limits)
     except Refusal as refusal:
@@ -152,10 +152,15 @@ def check_head(message: Message, limits: Limits) -> None:
         raise HTTPError(411, "Chunked bodies are not supported behind Mongrel2: send a length")
 
 
+def request_headers(message: Message) -> Headers:
+    return Headers([(name, value) for name, values in message.headers.items()
+                    for value in values])
+
+
 def to_request(message: Message, limits: Limits, body: bytes | None = None) -> Request:
     """The protocol-free Request for a message; bad input raises a 4xx HTTPError."""
-    check_head(message, limits)
-    pairs = [(name, value) for name, values in message.headers.items() for value in values]
+    headers = request_headers(message)
+    check_head(message, limits, headers)
     if body is None and len(message.body) != (declared_length(message) or 0):
         raise BadRequest("Body does not match its Content-Length")
     query = message.meta.get("QUERY", "")
@@ -168,7 +173,7 @@ def to_request(message: Message, limits: Limits, body: bytes | None = None) -> R
         method=message.method or "GET",
         path=decode_path(raw_path) or "/",
         query_string=query,
-        headers=Headers(pairs),
+        headers=headers,
         body=message.body if body is None else body,
         remote_addr=message.meta.get("REMOTE_ADDR", ""),
         scheme=message.meta.get("URL_SCHEME", "http"),

@@ -18,61 +18,88 @@ MAX_DEPTH = 32  # Mongrel2 sends flat dicts with list values; deeper is hostile
 
 def parse(data: bytes, depth: int = 0) -> tuple[Value, bytes]:
     """Parse one tnetstring at the start of `data`; return it and what follows."""
-    if depth > MAX_DEPTH:
-        raise ValueError("tnetstring nested too deeply")
-    colon = data.find(b":", 0, 10)
-    if colon <= 0 or not data[:colon].isdigit():
-        raise ValueError("tnetstring does not start with a length")
-    length = int(data[:colon])
-    end = colon + 1 + length
-    if end >= len(data):
-        raise ValueError("tnetstring shorter than its length")
-    payload, kind, rest = data[colon + 1:end], data[end:end + 1], data[end + 1:]
-    return _decode(payload, kind, depth), rest
+    value, end = _parse_at(data, 0, len(data), depth)
+    return value, data[end:]
 
 
 def loads(data: bytes) -> Value:
     """Parse exactly one tnetstring; trailing bytes are an error."""
-    value, rest = parse(data)
-    if rest:
+    value, end = _parse_at(data, 0, len(data), 0)
+    if end != len(data):
         raise ValueError("trailing bytes after tnetstring")
     return value
 
 
-def _decode(payload: bytes, kind: bytes, depth: int) -> Value:
-    if kind == b",":
-        return payload
-    if kind == b"#":
+def _parse_at(data: bytes, start: int, stop: int, depth: int) -> tuple[Value, int]:
+    """The value at `data[start:]` (within `stop`) and the offset after it.
+
+    Offsets, not slices: a dict of n items is read in one pass, not n copies.
+    """
+    if depth > MAX_DEPTH:
+        raise ValueError("tnetstring nested too deeply")
+    colon = data.find(b":", start, min(start + 10, stop))
+    if colon <= start or not data[start:colon].isdigit():
+        raise ValueError("tnetstring does not start with a length")
+    begin = colon + 1
+    end = begin + int(data[start:colon])
+    if end >= stop:
+        raise ValueError("tnetstring shorter than its length")
+    kind = data[end]
+    if kind == 0x2C:  # ","
+        return data[begin:end], end + 1
+    if kind == 0x7D:  # "}"
+        return _dict_at(data, begin, end, depth), end + 1
+    if kind == 0x5D:  # "]"
+        items = []
+        while begin < end:
+            item, begin = _parse_at(data, begin, end, depth + 1)
+            items.append(item)
+        return items, end + 1
+    return _scalar(data[begin:end], kind), end + 1
+
+
+def _dict_at(data: bytes, begin: int, end: int, depth: int) -> dict:
+    """A dict's items; string keys and values (Mongrel2's headers) are read inline."""
+    mapping: dict = {}
+    find, isdigit = data.find, bytes.isdigit
+    while begin < end:
+        colon = find(b":", begin, begin + 10)
+        if colon <= begin or not isdigit(data[begin:colon]):
+            raise ValueError("tnetstring does not start with a length")
+        key_end = colon + 1 + int(data[begin:colon])
+        if key_end >= end or data[key_end] != 0x2C:
+            raise ValueError("tnetstring dict key is not a string")
+        key = data[colon + 1:key_end]
+        begin = key_end + 1
+        if begin >= end:
+            raise ValueError("tnetstring dict key without a value")
+        colon = find(b":", begin, begin + 10)
+        if colon > begin and isdigit(data[begin:colon]):
+            value_end = colon + 1 + int(data[begin:colon])
+            if value_end < end and data[value_end] == 0x2C:
+                mapping[key] = data[colon + 1:value_end]
+                begin = value_end + 1
+                continue
+        mapping[key], begin = _parse_at(data, begin, end, depth + 1)
+    return mapping
+
+
+def _scalar(payload: bytes, kind: int) -> Value:
+    if kind == 0x23:  # "#"
         if not payload.lstrip(b"-").isdigit():
             raise ValueError(f"bad tnetstring int {payload[:20]!r}")
         return int(payload)
-    if kind == b"^":
+    if kind == 0x5E:  # "^"
         return float(payload)
-    if kind == b"!":
+    if kind == 0x21:  # "!"
         if payload not in (b"true", b"false"):
             raise ValueError(f"bad tnetstring bool {payload[:20]!r}")
         return payload == b"true"
-    if kind == b"~":
+    if kind == 0x7E:  # "~"
         if payload:
             raise ValueError("tnetstring null with a payload")
         return None
-    if kind == b"]":
-        items = []
-        while payload:
-            item, payload = parse(payload, depth + 1)
-            items.append(item)
-        return items
-    if kind == b"}":
-        mapping: dict = {}
-        while payload:
-            key, payload = parse(payload, depth + 1)
-            if not isinstance(key, bytes):
-                raise ValueError("tnetstring dict key is not a string")
-            if not payload:
-                raise ValueError("tnetstring dict key without a value")
-            mapping[key], payload = parse(payload, depth + 1)
-        return mapping
-    raise ValueError(f"unknown tnetstring type {kind!r}")
+    raise ValueError(f"unknown tnetstring type {bytes([kind])!r}")
 
 
 def dumps(value: Any) -> bytes:
