@@ -46,6 +46,9 @@ class Mongrel2Config:
     host_name: str = "localhost"
     static_route: str = "/static/"
     handler_route: str = "/"
+    #: More Brubeck handlers on their own routes: {route: (pull_addr, pub_addr)},
+    #: e.g. an API served by other processes than the pages (as Readify did).
+    extra_handlers: dict[str, tuple[str, str]] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     spool_uploads: bool = False  # see `settings`
     memory_body: int = 1 * MiB  # with spool_uploads, bodies above this go to upload_store
@@ -86,20 +89,33 @@ class Mongrel2Config:
             settings["limits.content_length"] = self.limits.body
         return settings
 
+    def _handler(self, variable: str, pull_addr: str, pub_addr: str, sender_id: str) -> str:
+        return f"""{variable} = Handler(
+    send_spec={_quote(pull_addr)},
+    send_ident={_quote(sender_id)},
+    recv_spec={_quote(pub_addr)},
+    recv_ident='',
+    protocol={_quote(self.protocol)})
+"""
+
     def render(self) -> str:
         """The config text that `m2sh load` reads."""
         settings = ", ".join(
             f"{_quote(k)}: {v if isinstance(v, int) else _quote(v)}"
             for k, v in self.settings.items()
         )
-        return f"""# Written by `brubeck mongrel2 config`; load with: m2sh load -config {CONFIG_NAME}
-brubeck_handler = Handler(
-    send_spec={_quote(self.pull_addr)},
-    send_ident={_quote(self.sender_id)},
-    recv_spec={_quote(self.pub_addr)},
-    recv_ident='',
-    protocol={_quote(self.protocol)})
-
+        handlers = [self._handler("brubeck_handler", self.pull_addr, self.pub_addr,
+                                  self.sender_id)]
+        routes = [f"{_quote(self.static_route)}: static_dir",
+                  f"{_quote(self.handler_route)}: brubeck_handler"]
+        for number, (route, (pull, pub)) in enumerate(self.extra_handlers.items(), 1):
+            handlers.append(self._handler(f"handler_{number}", pull, pub,
+                                          f"{self.sender_id}-{number}"))
+            routes.append(f"{_quote(route)}: handler_{number}")
+        handler_text = "\n".join(handlers)
+        route_text = ",\n        ".join(routes)
+        return f"""# Written by `brubeck mongrel2 config`; load: m2sh load -config {CONFIG_NAME}
+{handler_text}
 static_dir = Dir(
     base='static/',
     index_file='index.html',
@@ -108,8 +124,7 @@ static_dir = Dir(
 brubeck_host = Host(
     name={_quote(self.host_name)},
     routes={{
-        {_quote(self.static_route)}: static_dir,
-        {_quote(self.handler_route)}: brubeck_handler}})
+        {route_text}}})
 
 brubeck_server = Server(
     uuid={_quote(self.server_uuid)},

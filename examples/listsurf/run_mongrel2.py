@@ -35,24 +35,6 @@ def free_addr() -> str:
         return f"tcp://127.0.0.1:{sock.getsockname()[1]}"
 
 
-class TwoHandlerConfig(Mongrel2Config):
-    """Brubeck's generated config plus a second handler, routed at `/api/`."""
-
-    api_pull: str = ""
-    api_pub: str = ""
-
-    def render(self) -> str:
-        text = super().render()
-        api_handler = (f"api_handler = Handler(send_spec='{self.api_pull}', "
-                       f"send_ident='{self.sender_id}-api', recv_spec='{self.api_pub}', "
-                       f"recv_ident='', protocol='{self.protocol}')\n\n")
-        marker = "brubeck_host = Host("
-        if marker not in text or "routes={" not in text:
-            raise RuntimeError("unexpected Mongrel2 config layout; cannot add the API route")
-        text = text.replace(marker, api_handler + marker, 1)
-        return text.replace("routes={", "routes={\n        '/api/': api_handler,", 1)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=6767, help="HTTP port of Mongrel2")
@@ -61,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     chroot = (args.data / "mongrel2").resolve()
-    config = TwoHandlerConfig(chroot=chroot, port=args.port, pull_addr=free_addr(),
-                              pub_addr=free_addr())
-    config.api_pull, config.api_pub = free_addr(), free_addr()
+    api_pull, api_pub = free_addr(), free_addr()
+    config = Mongrel2Config(chroot=chroot, port=args.port, pull_addr=free_addr(),
+                            pub_addr=free_addr(), extra_handlers={"/api/": (api_pull, api_pub)})
     config.write()
     mongrel2_config.load(chroot)
     mongrel2_config.clear_stale_pid(chroot)
@@ -81,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     procs = [subprocess.Popen(mongrel2_config.command(chroot, config.server_uuid), cwd=chroot,
                               stdout=subprocess.DEVNULL),
              worker("web", config.pull_addr, config.pub_addr),
-             worker("api", config.api_pull, config.api_pub)]
+             worker("api", api_pull, api_pub)]
     print(f"Listsurf on http://127.0.0.1:{args.port} (pages: pid {procs[1].pid}, "
           f"API: pid {procs[2].pid}, mongrel2: pid {procs[0].pid})", flush=True)
     status = 0

@@ -237,6 +237,16 @@ def test_reply_many_serializes_once_groups_by_sender_and_marks_answered():
     assert all(frame.endswith(b"\r\n\r\nnews") for frame in sent)
 
 
+def test_config_routes_extra_handlers_each_to_its_own_sockets(tmp_path):
+    from brubeck.mongrel2_config import Mongrel2Config
+
+    config = Mongrel2Config(tmp_path, extra_handlers={"/api/": ("tcp://127.0.0.1:7001",
+                                                                "tcp://127.0.0.1:7002")})
+    text = config.render()
+    assert "send_spec='tcp://127.0.0.1:7001'" in text and "'/api/': handler_1" in text
+    assert "'/': brubeck_handler" in text and text.count("recv_ident=''") == 2
+
+
 def test_a_bad_frame_gets_400_and_never_raises():
     conn = Mongrel2Connection("tcp://127.0.0.1:1", "tcp://127.0.0.1:2")
     sent = []
