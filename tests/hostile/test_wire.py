@@ -62,6 +62,3 @@ def test_smuggled_request_is_not_answered(port):
         assert rawhttp.read_reply(sock).status == 400
         assert rawhttp.closed_by_server(sock)
 
-
-def test_static_file_traversal_not_applicable():
-    pytest.skip("Brubeck serves no static files over WSGI yet (Mongrel2 serves /static/)")
