@@ -15,13 +15,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from brubeck import concurrency
-from tests.support.processes import ROOT, free_port, python_env, running
+from tests.support.processes import ROOT, python_env
+from tests.support.redis import redis_server  # noqa: F401  (the examples import it from here)
 
 BACKEND = concurrency.active()  # installed by tests/conftest.py
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -69,35 +69,10 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, message: str =
 
 # -- servers ------------------------------------------------------------------------
 
-
-@contextlib.contextmanager
-def redis_server(tmp_path: Path) -> Iterator[str]:
-    """A private redis-server on a free loopback port, stopped by PID."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    with running([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no", "--dir", str(tmp_path)]) as proc:
-        import socket
-
-        def answers() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError("redis-server exited")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    return sock.recv(16).startswith(b"+PONG")
-            except OSError:
-                return False
-
-        wait_until(answers, 10, message="redis-server did not answer")
-        yield f"redis://127.0.0.1:{port}/0"
-
-
 def needs_mongrel2() -> None:
+    """A missing system package fails the test: CI installs it (scripts/test.sh)."""
     if not (shutil.which("mongrel2") and shutil.which("m2sh")):
-        pytest.skip("mongrel2 is not installed")
+        raise RuntimeError("mongrel2 is not installed (apt-get install mongrel2-core)")
 
 
 # -- browsers -----------------------------------------------------------------------
@@ -107,7 +82,8 @@ def needs_mongrel2() -> None:
 def browser(tmp_path):
     """`browser(javascript=True)` -> a fresh headless Chromium; all quit at the end."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("chromium and chromedriver are not installed")
+        raise RuntimeError("chromium and chromedriver are not installed "
+                           "(apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
