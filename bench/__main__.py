@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> dict:
                     for scenario in scenarios:
                         url = base + server.paths[scenario]
                         if not _answers(url):
-                            note = f"{server.name} {scenario} (no 200 from {server.paths[scenario]})"
+                            path = server.paths[scenario]
+                            note = f"{server.name} {scenario} (no 200 from {path})"
                             if note not in skipped:
                                 skipped.append(note)
                             continue

@@ -45,12 +45,14 @@ def build_rows(servers: dict, samples: dict) -> list[dict]:
             if server.baseline is None or other is None:
                 continue
             anchor = samples.get((other, "hello", conns), [])
-            ratios = [mine["rps"] / base["rps"] for mine, base in zip(per_round, anchor)
+            # anchor is [] when the other server has no hello rounds at this level: no ratios
+            pairs = list(zip(per_round, anchor, strict=False))
+            ratios = [mine["rps"] / base["rps"] for mine, base in pairs
                       if mine and base and base["rps"]]
             if ratios:
                 row[key] = _summary(ratios)
             per_cpu = [mine["requests"] / mine["cpu_s"] / (base["requests"] / base["cpu_s"])
-                       for mine, base in zip(per_round, anchor)
+                       for mine, base in pairs
                        if mine and base and mine.get("cpu_s") and base.get("cpu_s")]
             if per_cpu:
                 row[key + "_cpu"] = _summary(per_cpu)

@@ -277,7 +277,8 @@ def _text(value: Any) -> str | None:
 @cache
 def _id_adapter(model: type[BaseModel], api_id: str) -> TypeAdapter:
     field = model.model_fields[api_id]
-    annotation = Annotated[tuple([field.annotation, *field.metadata])] if field.metadata \
+    # Any: pydantic types field.annotation as `type | None`, Annotated[...] is a special form
+    annotation: Any = Annotated[tuple([field.annotation, *field.metadata])] if field.metadata \
         else field.annotation
     return TypeAdapter(annotation)
 

@@ -25,8 +25,8 @@ class Limits:
     multipart_parts: int = 1000      # -> 413
     multipart_files: int = 100       # -> 413
     form_fields: int = 1000          # -> 400
-    header_timeout: float = 20.0     # from the first byte of a request to the end of its head -> 408
-    read_timeout: float = 30.0       # any one read from the client (idle keep-alive, body) -> close/408
+    header_timeout: float = 20.0     # first byte of a request to the end of its head -> 408
+    read_timeout: float = 30.0       # any one read from the client (keep-alive, body) -> close/408
 
     @classmethod
     def from_config(cls, value: Limits | dict[str, Any] | None) -> Limits:

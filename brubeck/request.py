@@ -173,6 +173,10 @@ def parse_cookie_header(header: str) -> dict[str, RequestCookie]:
 class Request:
     """One HTTP request: method, path, headers, body, and what is parsed from them."""
 
+    # Declared, not set: only Mongrel2Connection gives a request this event
+    # (set when the client disconnects); over WSGI the attribute does not exist.
+    client_gone: Any
+
     def __init__(
         self,
         method: str,

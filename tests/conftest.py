@@ -67,8 +67,8 @@ def live_mongrel2(tmp_path_factory):
     """The real mongrel2 on free loopback ports, with an in-process Mongrel2Connection
     (same process, so caplog and class state work as over WSGI) serving a switchable app."""
     from brubeck.connections.mongrel2 import Mongrel2Connection
-    from tests.support.mongrel2 import Mongrel2Target, mongrel2_server, wait_until_replies_arrive
     from tests.suite.app import build_app
+    from tests.support.mongrel2 import Mongrel2Target, mongrel2_server, wait_until_replies_arrive
 
     with mongrel2_server(tmp_path_factory.mktemp("m2")) as m2:
         config = m2.config

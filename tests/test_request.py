@@ -2,7 +2,7 @@
 
 import pytest
 
-from brubeck.errors import BadRequest, RequestTooLarge, HTTPError
+from brubeck.errors import BadRequest, HTTPError, RequestTooLarge
 from brubeck.limits import Limits
 from brubeck.request import Headers, Request, decode_path, parse_cookie_header, parse_json
 from brubeck.testing import encode_body

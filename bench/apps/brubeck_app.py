@@ -7,10 +7,9 @@ same handlers are measured on every transport.
 
 from pathlib import Path
 
+from bench.apps import HELLO
 from brubeck.app import Brubeck
 from brubeck.handlers import JSONMessageHandler, WebMessageHandler
-
-from bench.apps import HELLO
 
 TEMPLATES = Path(__file__).with_name("templates")
 

@@ -8,9 +8,8 @@ import sys  # noqa: E402
 
 import falcon  # noqa: E402
 
-from bench.apps.fixed_pywsgi import serve  # noqa: E402
-
 from bench.apps import HELLO  # noqa: E402
+from bench.apps.fixed_pywsgi import serve  # noqa: E402
 
 
 class Hello:

@@ -11,9 +11,8 @@ monkey.patch_all()
 
 import sys  # noqa: E402
 
-from bench.apps.fixed_pywsgi import serve  # noqa: E402
-
 from bench.apps import HELLO  # noqa: E402
+from bench.apps.fixed_pywsgi import serve  # noqa: E402
 
 HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO)))]
 

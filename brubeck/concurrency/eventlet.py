@@ -73,7 +73,8 @@ def install() -> None:
     """Monkey-patch the stdlib once; a process already patched by eventlet is left alone."""
     if not eventlet.patcher.is_monkey_patched("socket"):
         eventlet.monkey_patch()
-    logging.getLogger("brubeck").info("eventlet is in maintenance mode upstream; gevent is Brubeck's default")
+    logging.getLogger("brubeck").info(
+        "eventlet is in maintenance mode upstream; gevent is Brubeck's default")
 
 
 def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:

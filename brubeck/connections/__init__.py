@@ -38,6 +38,7 @@ def from_url(url: str) -> Any:
         addresses = [a.strip() for a in pair.split(",")]
         if len(addresses) != 2 or not all(addresses):
             raise ValueError(f"expected mongrel2://PULL_ADDR,PUB_ADDR, got {url!r}")
-        return Mongrel2Connection.from_url_parts(*addresses, options)
+        pull_addr, pub_addr = addresses
+        return Mongrel2Connection.from_url_parts(pull_addr, pub_addr, options)
     raise ValueError(f"unknown connection URL {url!r}: use wsgi://HOST:PORT or "
                      "mongrel2://PULL_ADDR,PUB_ADDR")

@@ -69,7 +69,8 @@ class Mongrel2Connection:
         if unknown:
             raise ValueError(f"unknown mongrel2 connection options {sorted(unknown)}")
         drain = float(options.pop("drain_timeout", 30.0))
-        return cls(pull_addr, pub_addr, drain_timeout=drain, **options)
+        return cls(pull_addr, pub_addr, upload_store=options.get("upload_store"),
+                   chroot=options.get("chroot"), drain_timeout=drain)
 
     # -- serving -------------------------------------------------------------------
 
@@ -254,7 +255,7 @@ class Mongrel2Connection:
 
     def _answer(self, request: Request) -> None:
         app = self._app
-        request.client_gone = app.backend.Event()  # type: ignore[attr-defined]
+        request.client_gone = app.backend.Event()
         key = (request.sender or "", request.conn_id or "")
         self._inflight.setdefault(key, set()).add(request)
         try:
@@ -265,7 +266,7 @@ class Mongrel2Connection:
                 waiting.discard(request)
                 if not waiting:
                     del self._inflight[key]
-        if request.client_gone.is_set():  # type: ignore[attr-defined]
+        if request.client_gone.is_set():
             log.debug("%s %s: client left before the reply", request.method, request.path)
             return
         if request.answered:  # already answered in bulk with others (reply_many)

@@ -9,9 +9,9 @@ and the caller decides how to decode them. Malformed input raises
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
-Value = Union[bytes, int, float, bool, None, dict, list]
+Value = bytes | int | float | bool | None | dict | list
 
 MAX_DEPTH = 32  # Mongrel2 sends flat dicts with list values; deeper is hostile
 

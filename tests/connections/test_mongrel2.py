@@ -418,8 +418,8 @@ def in_parallel(urls, timeout=10):
 def test_sigterm_drains_queued_requests_then_exits(tmp_path):
     with mongrel2_server(tmp_path) as m2:
         env = python_env(BRUBECK_CONNECTION=m2.connection_url, POOL="2")
-        worker = subprocess.Popen([sys.executable, str(ROOT / "tests/connections/m2_worker_app.py")],
-                                  env=env, cwd=ROOT)
+        worker = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests/connections/m2_worker_app.py")], env=env, cwd=ROOT)
         try:
             assert fetch(f"{m2.url}/pid", timeout=15)[0] == 200
             threads = [BACKEND.spawn(fetch, f"{m2.url}/slow?seconds=1", 15) for _ in range(6)]

@@ -26,7 +26,8 @@ class Case:
 
 
 def head(lines: list[str], method: str = "GET", target: str = "/brubeck") -> bytes:
-    text = f"{method} {target} HTTP/1.1\r\nHost: {HOST}\r\n" + "".join(f"{l}\r\n" for l in lines)
+    fields = "".join(f"{line}\r\n" for line in lines)
+    text = f"{method} {target} HTTP/1.1\r\nHost: {HOST}\r\n" + fields
     return text.encode("latin-1") + b"\r\n"
 
 
@@ -129,8 +130,8 @@ CASES: list[Case] = [
          400),
     Case("multipart without its closing boundary",
          post("/echo", multipart(fields=2)[0][:-12], multipart()[1]), 400),
-    Case("multipart boundary of garbage", post("/echo", b"x", 'multipart/form-data; boundary="\x01"'),
-         400),
+    Case("multipart boundary of garbage",
+         post("/echo", b"x", 'multipart/form-data; boundary="\x01"'), 400),
     Case("multipart with 1001 parts", post("/echo", *_PARTS_1001), 413),
     Case("multipart with 101 files", post("/echo", *_FILES_101), 413),
     Case("multipart with 100 files (the limit)", post("/echo", *_FILES_100), 200),

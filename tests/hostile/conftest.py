@@ -1,8 +1,8 @@
 """Hostile tests run against real servers of the active backend, on loopback only.
 
 `port` is a shared session server (tests/conftest.py) serving the hostile app
-with default limits, once over WSGI and once behind Mongrel2; `tight_port` is a second server whose timeouts are short
-enough to watch them fire.
+with default limits, once over WSGI and once behind Mongrel2; `tight_port` is a second
+server whose timeouts are short enough to watch them fire.
 """
 
 import logging

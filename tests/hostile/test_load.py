@@ -65,7 +65,7 @@ def test_500_connections_while_hostile_cases_run(server, port):
     go.set()
     assert pool.join(timeout=DEADLINE), "load run did not finish in time"
     elapsed = time.monotonic() - start
-    print(f"{server}: {CONNECTIONS} connections x {REQUESTS_PER_CONNECTION} requests in {elapsed:.1f} s: "
-          f"{dict(good)}; hostile: {dict(bad)}")
+    print(f"{server}: {CONNECTIONS} connections x {REQUESTS_PER_CONNECTION} requests "
+          f"in {elapsed:.1f} s: {dict(good)}; hostile: {dict(bad)}")
     assert good == Counter(ok=CONNECTIONS * REQUESTS_PER_CONNECTION)
     assert bad == Counter({"as expected": 2 * HOSTILE_ROUNDS * len(cases_for(server))})

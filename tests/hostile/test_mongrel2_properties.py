@@ -155,7 +155,7 @@ def test_parsed_message_becomes_a_request_or_a_4xx(frame):
     if isinstance(request, HTTPError):
         return
     for part in ("arguments", "files", "json", "cookies"):
-        only_4xx(lambda: getattr(request, part))
+        only_4xx(lambda part=part: getattr(request, part))
 
 
 # -- serving a message: exactly one answer, never an exception --------------------------------
@@ -221,8 +221,9 @@ class CrashLog(logging.Handler):
 def test_dispatch_never_raises(frame):
     conn = _connection()
     spawned = []
-    conn._app = type("App", (), {"pool": type("P", (), {"spawn": lambda s, *a: spawned.append(a)})(),
-                                 "backend": concurrency.active(), "limits": SMALL})()
+    pool = type("P", (), {"spawn": lambda s, *a: spawned.append(a)})()
+    conn._app = type("App", (), {"pool": pool, "backend": concurrency.active(),
+                                 "limits": SMALL})()
     conn._dispatch(frame)
     assert len(spawned) + len(conn._pub.frames) <= 1  # served, answered 400 or dropped
     assert conn._running == len(spawned)  # the drain count matches what was started

@@ -116,11 +116,12 @@ def test_signed_cookie_decoder_never_raises(value):
 
 # -- the wire: head parsing and WSGI environ --------------------------------------------------
 
+header_value = st.sampled_from(["1", "chunked", "-1", "+1", "1, 1", "\r", "\0", "gzip", ""])
 header_line = st.one_of(
     st.tuples(st.sampled_from(["Content-Length", "Transfer-Encoding", "Host", "X-A", "Cookie",
                                "content-length", " X", "X ", ""]),
               st.sampled_from([": ", ":", " : ", ""]),
-              st.sampled_from(["1", "chunked", "-1", "+1", "1, 1", "\r", "\0", "gzip", ""]) | latin1)
+              header_value | latin1)
     .map(lambda t: "".join(t)),
     latin1,
 )
