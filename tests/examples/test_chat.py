@@ -11,6 +11,11 @@ import json
 import time
 
 import pytest
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    NoSuchFrameException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -134,10 +139,14 @@ def test_the_page_without_javascript_shows_new_messages(mode, tmp_path, browser)
         WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "feed")))
 
         def frame_text() -> str:
-            driver.switch_to.default_content()
-            driver.switch_to.frame("feed")
+            """The feed frame's text; "" while the page or the frame is (re)loading."""
             try:
+                driver.switch_to.default_content()
+                driver.switch_to.frame("feed")
                 return driver.find_element(By.TAG_NAME, "body").text
+            except (StaleElementReferenceException, NoSuchFrameException,
+                    NoSuchElementException):
+                return ""
             finally:
                 driver.switch_to.default_content()
 
