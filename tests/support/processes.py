@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -62,16 +63,26 @@ def python_env(**extra: str) -> dict[str, str]:
 @contextlib.contextmanager
 def running(args: list[str], url: str | None = None, env: dict[str, str] | None = None,
             cwd: Path | None = None, timeout: float = 20.0) -> Iterator[subprocess.Popen]:
-    """Run `args` (a Python module or script when args[0] is '-m' or a .py), wait, stop."""
+    """Run `args` (a Python module or script when args[0] is '-m' or a .py), wait, stop.
+
+    Its output goes to a temporary file, never an unread pipe (a chatty process
+    would block once the pipe filled); if the block fails, the output's tail is
+    printed so pytest shows what the process said.
+    """
     if args and (args[0] == "-m" or args[0].endswith(".py")):
         args = [sys.executable, *args]
-    proc = subprocess.Popen(args, env=env or python_env(), cwd=cwd or ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        if url:
-            wait_for_http(url, timeout, proc)
-        yield proc
-    finally:
-        stop(proc)
-        if proc.stdout:
-            proc.stdout.close()
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen(args, env=env or python_env(), cwd=cwd or ROOT,
+                                stdout=output, stderr=subprocess.STDOUT)
+        try:
+            if url:
+                wait_for_http(url, timeout, proc)
+            yield proc
+        except BaseException:
+            stop(proc)
+            output.seek(0)
+            tail = output.read()[-4000:].decode("utf-8", "replace")
+            print(f"--- output of {' '.join(map(str, args))} (exit {proc.returncode}):\n{tail}")
+            raise
+        finally:
+            stop(proc)
