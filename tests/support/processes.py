@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,11 +18,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: Below Linux's ephemeral range (32768-60999), so that no client connection of the
+#: busy test run (thousands in TIME_WAIT after the load tests) can take a port
+#: between our choosing it and a server binding it.
+_PORTS = range(20000, 32000)
+_RANDOM = random.Random()  # its own: hypothesis seeds the global one
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    # The stdlib socket may be green here; either way this is a plain bind.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A loopback port that is free now and outside the ephemeral range."""
+    for _ in range(200):
+        port = _RANDOM.choice(_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found below the ephemeral range")
 
 
 def wait_for_http(url: str, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
