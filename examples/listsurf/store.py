@@ -8,6 +8,7 @@ on the event loop; SQLite is opened in WAL mode so the web and API processes
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import sqlite3
@@ -72,6 +73,13 @@ class SQLiteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=5)
         self.db.row_factory = sqlite3.Row
+        # The pages and the API start together on one file: switching to WAL does
+        # not wait for a busy database, so the two set it up one after the other.
+        with open(path.with_name(path.name + ".setup-lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._set_up()
+
+    def _set_up(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript("""

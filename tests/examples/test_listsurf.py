@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import subprocess
+import sys
+import time
 import urllib.request
 
 import pytest
@@ -15,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.processes import free_port, running
+from tests.support.processes import ROOT, free_port, running
 
 from .conftest import app_env, http_json, needs_mongrel2, redis_server, screenshot, wait_until
 
@@ -167,3 +170,23 @@ def test_the_json_api_with_basic_credentials(db, tmp_path, browser):
         assert body["links"] == []
         bad = {"Authorization": "Basic " + base64.b64encode(b"bot:wrong").decode()}
         assert http_json(url + "/api/links", headers=bad)[0] == 401
+
+
+def test_pages_and_api_processes_set_up_one_database_at_once(tmp_path):
+    """Both Listsurf processes start together on one SQLite file (switching it to WAL
+    does not wait for a busy database); neither may die of 'database is locked'."""
+    opener = (
+        "import sys, time; sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
+        "from pathlib import Path; from store import SQLiteStore; "
+        "time.sleep(max(0.0, float(sys.argv[3]) - time.time())); "
+        "SQLiteStore(Path(sys.argv[4]))"
+    )
+    here = str(ROOT / "examples" / "listsurf")
+    for attempt in range(8):
+        start = str(time.time() + 0.6)
+        path = str(tmp_path / f"try{attempt}" / "listsurf.sqlite3")
+        procs = [subprocess.Popen([sys.executable, "-c", opener, here, str(ROOT), start, path],
+                                  stderr=subprocess.PIPE) for _ in range(2)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err.decode()
