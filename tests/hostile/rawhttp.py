@@ -73,6 +73,27 @@ def send_all_tolerant(sock: socket.socket, data: bytes) -> None:
         pass
 
 
+def send_while_reading(sock: socket.socket, data: bytes, shutdown: bool = False) -> Reply:
+    """Send `data` in a green thread while reading the reply, as an HTTP client that
+    handles early responses does: a server (Mongrel2 mid-upload) may answer and stop
+    reading a big body without closing, and a client blocked in send would never read."""
+    from brubeck import concurrency
+
+    def send() -> None:
+        send_all_tolerant(sock, data)
+        if shutdown:
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    sender = concurrency.active().spawn(send)
+    try:
+        return read_reply(sock)
+    finally:
+        sender.kill()
+
+
 def exchange(port: int, data: bytes, timeout: float = 10.0, shutdown: bool = False) -> Reply:
     """One connection, one request, one reply."""
     with connect(port, timeout) as sock:

@@ -37,11 +37,9 @@ def hostile(port, server, outcomes):
             want = expected(case, server).status
             try:
                 with rawhttp.connect(port, timeout=30) as sock:
-                    rawhttp.send_all_tolerant(sock, case.request)
-                    if case.shutdown:
-                        sock.shutdown(rawhttp.socket.SHUT_WR)
                     try:
-                        status = rawhttp.read_reply(sock).status
+                        status = rawhttp.send_while_reading(sock, case.request,
+                                                            case.shutdown).status
                     except rawhttp.NoReply:
                         status = None  # expected for some cases behind Mongrel2
                 outcomes["as expected" if status == want else f"{case.name}: {status}"] += 1
