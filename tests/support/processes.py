@@ -56,15 +56,24 @@ def wait_for_http(url: str, timeout: float = 15.0, proc: subprocess.Popen | None
 
 
 def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """SIGTERM by PID, then SIGKILL if it lingers."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout)
+    """SIGTERM by PID, then SIGKILL if it lingers.
+
+    A process that `running` started leads its own process group: whatever it
+    started in turn (a supervisor's Mongrel2 and workers) goes with it, even
+    when the leader had to be killed before it could stop its children.
+    """
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+    if getattr(proc, "leads_group", False):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # the group is already empty
 
 
 def python_env(**extra: str) -> dict[str, str]:
@@ -87,7 +96,9 @@ def running(args: list[str], url: str | None = None, env: dict[str, str] | None 
         args = [sys.executable, *args]
     with tempfile.TemporaryFile() as output:
         proc = subprocess.Popen(args, env=env or python_env(), cwd=cwd or ROOT,
-                                stdout=output, stderr=subprocess.STDOUT)
+                                stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        proc.leads_group = True  # type: ignore[attr-defined]  (read by `stop`)
         try:
             if url:
                 wait_for_http(url, timeout, proc)
