@@ -20,6 +20,7 @@ from brubeck.connections.mongrel2 import Mongrel2Connection
 from brubeck.request_handling import Brubeck, WebMessageHandler
 from brubeck.response import Response
 from tests.conftest import BACKEND
+from tests.hostile import rawhttp
 from tests.support.mongrel2 import (
     Mongrel2Target,
     free_config,
@@ -114,20 +115,9 @@ def connect(m2):
 
 
 def read_response(sock, method="GET"):
-    """One HTTP response off a raw socket: (status, headers dict, body)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed after {data!r}")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
-    length = 0 if method == "HEAD" else int(headers.get("content-length", 0))
-    while len(body) < length:
-        body += sock.recv(65536)
-    return int(lines[0].split()[1]), headers, body
+    """One HTTP response off a raw socket: (status, first value of each header, body)."""
+    reply = rawhttp.read_reply(sock, head_request=method == "HEAD")
+    return reply.status, {name: values[0] for name, values in reply.headers.items()}, reply.body
 
 
 def get(m2, path, headers=b"", method="GET"):
