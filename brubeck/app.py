@@ -49,6 +49,9 @@ class Brubeck:
         cookie_secret: Any = None,
         cookie_max_age: float = DEFAULT_MAX_AGE,
         xsrf_cookies: bool = False,
+        secure_cookies: bool = False,
+        trusted_proxies: Iterable[str] | None = None,
+        allowed_hosts: Iterable[str] | None = None,
         api_base_url: str | None = None,
         concurrency: str | None = None,
         debug: bool = False,
@@ -70,6 +73,9 @@ class Brubeck:
         self.cookie_secret = cookie_secret
         self.cookie_max_age = cookie_max_age
         self.xsrf_cookies = xsrf_cookies
+        self.secure_cookies = secure_cookies
+        self.trusted_proxies = frozenset(trusted_proxies or ())
+        self.allowed_hosts = tuple(allowed_hosts) if allowed_hosts is not None else None
         self.api_base_url = api_base_url or "/"
         self.debug = debug
         self.limits = Limits.from_config(limits)

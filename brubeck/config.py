@@ -48,6 +48,10 @@ def _is_secret(value: Any) -> bool:
     return isinstance(value, (str, bytes, dict))
 
 
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
@@ -88,6 +92,18 @@ SETTINGS: tuple[Setting, ...] = (
             "against the ``_xsrf`` cookie on POST, PUT, PATCH and DELETE to handler classes; "
             "a mismatch is 403. ``self.xsrf_form_html()`` renders the field.",
             lambda v: isinstance(v, bool)),
+    Setting("secure_cookies", "bool", "False",
+            "Mark session and XSRF cookies ``Secure`` and send ``Strict-Transport-Security``. "
+            "Turn it on when clients reach the app over HTTPS (directly or through a proxy).",
+            lambda v: isinstance(v, bool)),
+    Setting("trusted_proxies", "list of IP addresses", "[]",
+            "Peers whose ``X-Forwarded-Proto`` / ``Forwarded: proto=`` headers are believed "
+            "(they set ``message.scheme``); from any other peer those headers are ignored.",
+            _is_str_list),
+    Setting("allowed_hosts", "list of str", None,
+            "Host names the app answers to; another ``Host`` header is a 400. "
+            "``.example.com`` also allows its subdomains. Off (any host) when not given.",
+            _is_str_list),
     Setting("api_base_url", "str", "'/'",
             "Prefix of routes made by ``register_api``.", lambda v: isinstance(v, str)),
     Setting("concurrency", "'gevent' or 'eventlet'", "first installed",

@@ -50,3 +50,13 @@ class RequestTooLarge(HTTPError):
 
     def __init__(self, reason: str = "Payload Too Large") -> None:
         super().__init__(413, reason)
+
+
+# C0 controls, DEL and C1 controls: a client could forge log lines or terminal
+# escapes with them. Everything else (non-ASCII letters included) stays readable.
+_LOG_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def loggable(text: object) -> str:
+    """`text` safe to put in a log line: control characters shown as `\\xNN` escapes."""
+    return str(text).translate(_LOG_ESCAPES)
