@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import AbstractQueryset, FourOhFourException
+from .base import AbstractQueryset, ConflictException, FourOhFourException
 from .dict import DictQueryset
 from .sqlite import SQLiteQueryset
 
-__all__ = ["AbstractQueryset", "DictQueryset", "FourOhFourException", "RedisQueryset",
-           "SQLiteQueryset"]
+__all__ = ["AbstractQueryset", "ConflictException", "DictQueryset", "FourOhFourException",
+           "RedisQueryset", "SQLiteQueryset"]
 
 
 def __getattr__(name: str) -> Any:

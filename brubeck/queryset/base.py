@@ -1,12 +1,14 @@
 """The queryset contract: CRUD on documents keyed by id, one item or many at a time.
 
 A queryset stores pydantic model instances. Writes are upserts (Brubeck 0.4's
-behaviour): they report whether each item was created or updated. A `_many`
-write is all or nothing; a `_many` read or destroy reports missing ids item by
-item, while the `_one` forms raise `FourOhFourException` for a missing id.
+behaviour): they report whether each item was created or updated; `insert_many`
+only creates, and refuses the whole batch if any id is taken. A `_many` write is
+all or nothing; a `_many` read or destroy reports missing ids item by item,
+while the `_one` forms raise `FourOhFourException` for a missing id.
 
 Backends implement four methods (`create_many`, `read_all`, `read_many`,
-`destroy_many`); everything else is derived here, and may be overridden for speed.
+`destroy_many`); everything else is derived here, and may be overridden for speed
+(or, for `insert_many`, for atomicity: the derived one checks, then writes).
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ Status = tuple[str, Any]  # (one of the MSG_* constants, model instance or missi
 
 class FourOhFourException(Exception):
     """The id names no stored item."""
+
+
+class ConflictException(Exception):
+    """`insert_many` found ids already taken (or repeated in its batch); nothing was written."""
+
+    def __init__(self, ids: list[Any]) -> None:
+        super().__init__(ids)
+        self.ids = ids
 
 
 class AbstractQueryset(Generic[M]):
@@ -134,11 +144,42 @@ class AbstractQueryset(Generic[M]):
         """Writes are upserts, so an update is a create that may find the id taken."""
         return self.create_many(items)
 
+    def insert_many(self, items: Sequence[M]) -> list[Status]:
+        """Create all items or none: `ConflictException` names the ids already taken.
+
+        This derived form checks, then writes, so a concurrent writer may slip in
+        between; the bundled backends override it with one atomic step.
+        """
+        self._refuse_repeats(items)
+        taken = [iid for status, iid in self.read_many([getattr(i, self.api_id) for i in items])
+                 if status != self.MSG_NOTFOUND]
+        if taken:
+            raise ConflictException(taken)
+        return self.create_many(items)
+
+    def insert_one(self, item: M) -> Status:
+        return self.insert_many([item])[0]
+
+    def read_page(self, offset: int, limit: int) -> list[Status]:
+        """At most `limit` items from `offset` on, in an order that is stable between calls."""
+        return self.read_all()[offset:offset + limit]
+
     def read_one(self, iid: Any) -> Status:
         return self._found(self.read_many([iid])[0])
 
     def destroy_one(self, iid: Any) -> Status:
         return self._found(self.destroy_many([iid])[0])
+
+    def _refuse_repeats(self, items: Sequence[M]) -> None:
+        seen: set[str] = set()
+        repeated = []
+        for item in items:
+            key = self.key(item)
+            if key in seen:
+                repeated.append(getattr(item, self.api_id))
+            seen.add(key)
+        if repeated:
+            raise ConflictException(repeated)
 
     def _found(self, status: Status) -> Status:
         if status[0] == self.MSG_NOTFOUND:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any
 
-from .base import AbstractQueryset, M, Status
+from .base import AbstractQueryset, ConflictException, M, Status
 
 
 class DictQueryset(AbstractQueryset[M]):
@@ -26,6 +27,18 @@ class DictQueryset(AbstractQueryset[M]):
             self.db_conn[key] = stored
             statuses.append((status, item))
         return statuses
+
+    def insert_many(self, items: Sequence[M]) -> list[Status]:
+        self._refuse_repeats(items)
+        taken = [getattr(item, self.api_id) for item in items if self.key(item) in self.db_conn]
+        if taken:
+            raise ConflictException(taken)
+        return self.create_many(items)
+
+    def read_page(self, offset: int, limit: int) -> list[Status]:
+        """In insertion order (an update keeps an item's place)."""
+        return [(self.MSG_OK, self.load(stored))
+                for stored in islice(self.db_conn.values(), offset, offset + limit)]
 
     def read_all(self) -> list[Status]:
         return [(self.MSG_OK, self.load(stored)) for stored in self.db_conn.values()]

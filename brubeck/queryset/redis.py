@@ -1,8 +1,9 @@
 """A queryset in Redis (redis-py): one hash per model, id -> the item's JSON.
 
-Bulk writes and deletes go in one MULTI/EXEC transaction, so other clients
-see all of them or none. redis-py talks over the stdlib socket, which the
-concurrency backend has made green, so calls yield to the loop while waiting.
+Bulk writes and deletes go in one MULTI/EXEC transaction (an insert in one
+Lua script), so other clients see all of them or none. redis-py talks over the
+stdlib socket, which the concurrency backend has made green, so calls yield to
+the loop while waiting.
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ from typing import Any
 
 import redis
 
-from .base import AbstractQueryset, M, Status
+from .base import AbstractQueryset, ConflictException, M, Status
+
+# KEYS[1]: the hash; ARGV: id, doc, id, doc... Writes nothing if any id is taken.
+_INSERT = """
+local taken = {}
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then taken[#taken + 1] = ARGV[i] end
+end
+if #taken == 0 then
+  for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return taken
+"""
 
 
 class RedisQueryset(AbstractQueryset[M]):
@@ -21,6 +34,7 @@ class RedisQueryset(AbstractQueryset[M]):
     def __init__(self, db_conn: redis.Redis, api_id: str = "id",
                  model: type[M] | None = None, name: str | None = None) -> None:
         super().__init__(db_conn=db_conn, api_id=api_id, model=model, name=name)
+        self._insert: Any = None
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisQueryset[M]:
@@ -35,6 +49,27 @@ class RedisQueryset(AbstractQueryset[M]):
             added = pipe.execute()  # 1: a new field, 0: an overwritten one
         return [(self.MSG_CREATED if new else self.MSG_UPDATED, item)
                 for new, item in zip(added, items, strict=True)]
+
+    def insert_many(self, items: Sequence[M]) -> list[Status]:
+        self._refuse_repeats(items)
+        if self._insert is None:
+            self._insert = self.db_conn.register_script(_INSERT)
+        args = [part for item in items for part in (self.key(item), self.dump(item))]
+        taken = {key.decode() if isinstance(key, bytes) else key
+                 for key in self._insert(keys=[self.name], args=args)}
+        if taken:
+            raise ConflictException([getattr(item, self.api_id) for item in items
+                                     if self.key(item) in taken])
+        return [(self.MSG_CREATED, item) for item in items]
+
+    def read_page(self, offset: int, limit: int) -> list[Status]:
+        """In id order: a hash has none of its own, so this sorts every id (not every doc)."""
+        keys = sorted(key.decode() if isinstance(key, bytes) else key
+                      for key in self.db_conn.hkeys(self.name))[offset:offset + limit]
+        if not keys:
+            return []
+        docs = self.db_conn.hmget(self.name, keys)
+        return [(self.MSG_OK, self.load(doc)) for doc in docs if doc is not None]
 
     def read_all(self) -> list[Status]:
         return [(self.MSG_OK, self.load(doc)) for doc in self.db_conn.hvals(self.name)]

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from .base import AbstractQueryset, M, Status
+from .base import AbstractQueryset, ConflictException, M, Status
 
 T = TypeVar("T")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -116,6 +116,28 @@ class SQLiteQueryset(AbstractQueryset[M]):
         created = self._run(lambda conn: self._transaction(conn, upsert))
         return [(self.MSG_CREATED if new else self.MSG_UPDATED, item)
                 for new, item in zip(created, items, strict=True)]
+
+    def insert_many(self, items: Sequence[M]) -> list[Status]:
+        self._refuse_repeats(items)
+        rows = [(self.key(item), self.dump(item)) for item in items]
+        table = self.name
+
+        def insert(conn: sqlite3.Connection) -> None:
+            taken = [item for item, row in zip(items, rows, strict=True) if conn.execute(
+                f'INSERT INTO "{table}" (id, doc) VALUES (?, ?) ON CONFLICT(id) DO NOTHING',
+                row).rowcount == 0]
+            if taken:  # rolls the transaction back
+                raise ConflictException([getattr(item, self.api_id) for item in taken])
+
+        self._run(lambda conn: self._transaction(conn, insert))
+        return [(self.MSG_CREATED, item) for item in items]
+
+    def read_page(self, offset: int, limit: int) -> list[Status]:
+        """In creation order (an upsert keeps the row)."""
+        docs = self._run(lambda conn: conn.execute(
+            f'SELECT doc FROM "{self.name}" ORDER BY rowid LIMIT ? OFFSET ?',
+            (limit, offset)).fetchall())
+        return [(self.MSG_OK, self.load(doc)) for (doc,) in docs]
 
     def read_all(self) -> list[Status]:
         docs = self._run(lambda conn: conn.execute(

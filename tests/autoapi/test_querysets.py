@@ -8,7 +8,12 @@ from pydantic import Field
 
 from brubeck import concurrency
 from brubeck.autoapi import APIModel
-from brubeck.queryset import AbstractQueryset, FourOhFourException, SQLiteQueryset
+from brubeck.queryset import (
+    AbstractQueryset,
+    ConflictException,
+    FourOhFourException,
+    SQLiteQueryset,
+)
 
 
 class Note(APIModel):
@@ -147,3 +152,31 @@ def test_sqlite_does_not_stall_the_loop(tmp_path):
     ticked_meanwhile = len(ticks)
     worker.wait() if hasattr(worker, "wait") else worker.join()
     assert ticked_meanwhile >= 3
+
+
+def test_security_5_insert_many_refuses_taken_ids_and_writes_nothing(notes):
+    here, new = Note(text="here"), Note(text="new")
+    notes.create_one(here)
+    with pytest.raises(ConflictException) as refused:
+        notes.insert_many([new, Note(id=here.id, text="again")])
+    assert refused.value.ids == [here.id]
+    assert notes.read_many([new.id]) == [(notes.MSG_NOTFOUND, new.id)]
+    assert notes.read_one(here.id)[1].text == "here"
+    twice = Note(text="twice")
+    with pytest.raises(ConflictException):
+        notes.insert_many([twice, twice])
+    assert notes.read_many([twice.id]) == [(notes.MSG_NOTFOUND, twice.id)]
+    assert notes.insert_many([new]) == [(notes.MSG_CREATED, new)]
+    assert notes.insert_one(twice) == (notes.MSG_CREATED, twice)
+
+
+def test_security_5_read_page_walks_a_stable_order(notes):
+    made = [Note(text=str(i)) for i in range(5)]
+    notes.create_many(made)
+    notes.update_one(made[1].model_copy(update={"text": "1b"}))  # an update does not move it
+    pages = [notes.read_page(offset, 2) for offset in (0, 2, 4, 6)]
+    assert [len(page) for page in pages] == [2, 2, 1, 0]
+    walked = [item.id for page in pages for _, item in page]
+    assert sorted(walked) == sorted(item.id for item in made)
+    assert [item.id for _, item in notes.read_page(1, 3)] == walked[1:4]
+    assert all(status == notes.MSG_OK for page in pages for status, _ in page)
