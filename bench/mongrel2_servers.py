@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.servers import BRUBECK_APP, BRUBECK_PATHS, ROOT, Server, free_port, python_env, stop
+from bench.servers import BRUBECK_APP, BRUBECK_PATHS, ROOT, Server, free_ports, python_env, stop
 
 NEEDS = ("zmq", "bin:mongrel2", "bin:m2sh")
 
@@ -23,9 +23,9 @@ NEEDS = ("zmq", "bin:mongrel2", "bin:m2sh")
 def _config(chroot: Path, port: int):
     from brubeck.mongrel2_config import Mongrel2Config
 
-    config = Mongrel2Config(chroot=chroot, port=port,
-                            pull_addr=f"tcp://127.0.0.1:{free_port()}",
-                            pub_addr=f"tcp://127.0.0.1:{free_port()}")
+    pull, pub = free_ports(2)  # distinct from each other and from `port`
+    config = Mongrel2Config(chroot=chroot, port=port, pull_addr=f"tcp://127.0.0.1:{pull}",
+                            pub_addr=f"tcp://127.0.0.1:{pub}")
     config.write()
     return config
 

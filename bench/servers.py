@@ -25,10 +25,34 @@ ROOT = Path(__file__).resolve().parents[1]
 BRUBECK_APP = "bench/apps/brubeck_app.py:app"
 
 
+#: Ports handed out in this run. The kernel's bind(0) draws at random and may
+#: repeat a port just released, so a probe alone could give two servers (or a
+#: Mongrel2 config's HTTP, PULL and PUB) the same one.
+_HANDED_OUT: set[int] = set()
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports, free now and never handed out before in this run
+    (each probe stays bound until all are chosen)."""
+    chosen: list[int] = []
+    with contextlib.ExitStack() as held:
+        for _ in range(100 * count):
+            if len(chosen) == count:
+                break
+            sock = held.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            if port not in _HANDED_OUT:
+                chosen.append(port)
+    if len(chosen) < count:
+        raise RuntimeError(f"no {count} unused loopback ports found")
+    _HANDED_OUT.update(chosen)
+    return chosen
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port, free now and never handed out before in this run."""
+    return free_ports(1)[0]
 
 
 def python_env() -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from brubeck import mongrel2_config
 from brubeck.mongrel2_config import Mongrel2Config
-from tests.support.processes import free_port, stop
+from tests.support.processes import free_port, free_ports, stop  # noqa: F401  (free_port: as before)
 
 PING = "ping.txt"
 
@@ -37,10 +37,11 @@ class Mongrel2Server:
 
 
 def free_config(chroot: Path, **options: Any) -> Mongrel2Config:
-    """A config on free loopback ports (HTTP, PULL, PUB)."""
-    options.setdefault("port", free_port())
-    options.setdefault("pull_addr", f"tcp://127.0.0.1:{free_port()}")
-    options.setdefault("pub_addr", f"tcp://127.0.0.1:{free_port()}")
+    """A config on free loopback ports (HTTP, PULL, PUB), distinct from each other and
+    from any port handed out before in this run; ports given in `options` are kept."""
+    missing = [key for key in ("port", "pull_addr", "pub_addr") if key not in options]
+    for key, port in zip(missing, free_ports(len(missing)), strict=True):
+        options[key] = port if key == "port" else f"tcp://127.0.0.1:{port}"
     return Mongrel2Config(chroot=chroot, **options)
 
 

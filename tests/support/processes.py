@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,19 +24,41 @@ ROOT = Path(__file__).resolve().parents[2]
 #: between our choosing it and a server binding it.
 _PORTS = range(20000, 32000)
 _RANDOM = random.Random()  # its own: hypothesis seeds the global one
+#: Every port handed out in this process. A probe only says a port is free *now*;
+#: nothing holds it until the server binds, so two probes (a Mongrel2 config's HTTP,
+#: PULL and PUB, or two tests' servers) could return the same one. Never twice.
+_HANDED_OUT: set[int] = set()
+_LOCK = threading.Lock()
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct loopback ports, free now, outside the ephemeral range, and
+    never handed out before in this run."""
+    chosen: list[int] = []
+    if count < 1:
+        return chosen
+    with _LOCK:
+        for _ in range(200 * count):
+            port = _RANDOM.choice(_PORTS)
+            if port in _HANDED_OUT:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    continue
+            _HANDED_OUT.add(port)
+            chosen.append(port)
+            if len(chosen) == count:
+                return chosen
+    raise RuntimeError(f"no {count} free ports found in {_PORTS.start}-{_PORTS.stop - 1} "
+                       f"({len(_HANDED_OUT)} handed out already in this run)")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A loopback port that is free now and outside the ephemeral range."""
-    for _ in range(200):
-        port = _RANDOM.choice(_PORTS)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port found below the ephemeral range")
+    """A loopback port that is free now, outside the ephemeral range, and not handed
+    out before in this run (see `free_ports`)."""
+    return free_ports(1, host)[0]
 
 
 def wait_for_http(url: str, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
