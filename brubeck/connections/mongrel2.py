@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from ..errors import HTTPError, RequestTooLarge
+from ..errors import HTTPError, RequestTooLarge, loggable
 from ..request import Request
 from ..response import Response, http_bytes, plain_response
 from . import mongrel2_wire as wire
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from ..app import Brubeck
 
 log = logging.getLogger("brubeck.mongrel2")
+
+MAX_REFUSED_UPLOADS = 1024  # refused uploads whose `done` message may still arrive
 
 
 class Mongrel2Connection:
@@ -57,6 +59,7 @@ class Mongrel2Connection:
         self._stopping: Any = None
         self._idle: Any = None
         self._running = 0
+        self._refused_uploads: dict[tuple[str, str, str], bool] = {}  # oldest first
 
     def __repr__(self) -> str:
         return f"Mongrel2Connection({self.pull_addr!r}, {self.pub_addr!r})"
@@ -185,11 +188,11 @@ class Mongrel2Connection:
         try:
             message = wire.parse_message(frame)
         except wire.MalformedMessage as error:
-            log.warning("malformed Mongrel2 message from %s: %s", error.conn_id, error)
+            log.warning("malformed Mongrel2 message from %s: %s", error.conn_id, _Safe(error))
             self.send(error.sender, error.conn_id, http_bytes(plain_response(400), "GET"))
             return
         except Exception as error:
-            log.warning("dropped an unreadable Mongrel2 message: %s", error)
+            log.warning("dropped an unreadable Mongrel2 message: %s", _Safe(error))
             return
         if message.is_disconnect:
             self._client_left(message.sender, message.conn_id)
@@ -220,13 +223,14 @@ class Mongrel2Connection:
                 return  # an upload has started; its `done` message comes later
             self._answer(request)
         except HTTPError as err:
-            log.info("%s %s refused: %s", method, message.path, err)
+            log.info("%s %s refused: %s", _Safe(method), _Safe(message.path), _Safe(err))
             self.send(message.sender, message.conn_id,
                       http_bytes(plain_response(err.status_code, err.reason,
                                                 {"Connection": "close"}), method))
             self.send(message.sender, message.conn_id, b"")
         except Exception:
-            log.exception("%s %s failed in the Mongrel2 connection", method, message.path)
+            log.exception("%s %s failed in the Mongrel2 connection", _Safe(method),
+                          _Safe(message.path))
             self.send(message.sender, message.conn_id, http_bytes(plain_response(500), method))
         finally:
             self._running -= 1
@@ -238,20 +242,41 @@ class Mongrel2Connection:
         state = wire.upload_state(message)
         if state is None:
             return wire.to_request(message, limits)
-        wire.check_head(message, limits)
-        path = wire.checked_upload(message, self.uploads)
-        length = wire.declared_length(message)
-        if length is None or length > limits.body:
-            _discard(path)
-            raise RequestTooLarge(f"Body over {limits.body} bytes")
-        if state == "start":
+        if state == "done" and self._refused_uploads.pop(_upload_key(message), None):
+            log.debug("upload on %s was refused at its start: done ignored", message.conn_id)
             return None
-        with open(path, "rb") as spooled:
-            body = spooled.read(limits.body + 1)
-        _discard(path)
-        if len(body) != length:
-            raise RequestTooLarge("Upload does not match its Content-Length")
-        return wire.to_request(message, limits, body)
+        path = wire.spooled_file(message, self.uploads)
+        keep = False
+        try:
+            wire.check_upload(message)
+            wire.check_head(message, limits)
+            length = wire.declared_length(message)
+            if length is None or length > limits.body:
+                raise RequestTooLarge(f"Body over {limits.body} bytes")
+            if state == "start":
+                keep = True  # the body is still arriving; `done` reads and removes it
+                return None
+            with open(path, "rb") as spooled:
+                body = spooled.read(limits.body + 1)
+            if len(body) != length:
+                raise RequestTooLarge("Upload does not match its Content-Length")
+            return wire.to_request(message, limits, body)
+        except BaseException:
+            if state == "start":
+                self._remember_refused(message)
+            raise
+        finally:
+            if not keep:
+                # Mongrel2 may still be writing a refused upload: unlinking the name
+                # is safe, its open descriptor holds the space until it gives up.
+                _discard(path)
+
+    def _remember_refused(self, message: wire.Message) -> None:
+        """Its `done` message may still come (the body was already in): drop it quietly."""
+        refused = self._refused_uploads
+        refused[_upload_key(message)] = True
+        while len(refused) > MAX_REFUSED_UPLOADS:  # most never see a `done`
+            del refused[next(iter(refused))]
 
     def _answer(self, request: Request) -> None:
         app = self._app
@@ -267,7 +292,8 @@ class Mongrel2Connection:
                 if not waiting:
                     del self._inflight[key]
         if request.client_gone.is_set():
-            log.debug("%s %s: client left before the reply", request.method, request.path)
+            log.debug("%s %s: client left before the reply", _Safe(request.method),
+                      _Safe(request.path))
             return
         if request.answered:  # already answered in bulk with others (reply_many)
             return
@@ -282,8 +308,8 @@ class Mongrel2Connection:
         except backend.Timeout as expired:
             if timer is None or expired is not timer:
                 raise
-            log.error("%s %s ran over %ss: answered 504", request.method, request.path,
-                      self._app.request_timeout)
+            log.error("%s %s ran over %ss: answered 504", _Safe(request.method),
+                      _Safe(request.path), self._app.request_timeout)
             return plain_response(504)
 
     def _abandon(self) -> None:
@@ -360,8 +386,25 @@ def _should_close(request: Request, response: Any) -> bool:
     return False
 
 
+class _Safe:
+    """Client text for a log argument, control characters escaped only if the line is
+    written (no formatting cost for a disabled level)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return loggable(self.value)
+
+
+def _upload_key(message: wire.Message) -> tuple[str, str, str]:
+    return message.sender, message.conn_id, message.header(wire.UPLOAD_START) or ""
+
+
 def _discard(path: Any) -> None:
     try:
         os.unlink(path)
     except OSError as error:
-        log.warning("could not remove upload %s: %s", path, error)
+        log.warning("could not remove upload %s: %s", _Safe(path), _Safe(error))

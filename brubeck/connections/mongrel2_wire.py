@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,11 @@ from . import tnetstring
 UPLOAD_START = "x-mongrel2-upload-start"
 UPLOAD_DONE = "x-mongrel2-upload-done"
 MAX_TARGETS = 128  # Mongrel2's limits.handler_targets: connection ids per reply
+# What Mongrel2's reply parser (src/handler_parser.rl) reads as a sender and as one
+# target. Anything else in a reply frame would be misread: a space or comma in an
+# id adds or cuts targets, "X " turns the frame into a control message.
+_SENDER = re.compile(r"[A-Za-z0-9-]+")
+_CONN_ID = re.compile(r"[0-9]{1,19}")
 
 
 class MalformedMessage(ValueError):
@@ -104,8 +110,10 @@ def parse_message(raw: bytes) -> Message:
         sender_text, conn_text = sender.decode("ascii"), conn_id.decode("ascii")
     except (ValueError, UnicodeDecodeError):
         raise ValueError("not a Mongrel2 message envelope") from None
-    if not conn_text.isdigit():
+    if not _CONN_ID.fullmatch(conn_text):
         raise ValueError("Mongrel2 connection id is not a number")
+    if not _SENDER.fullmatch(sender_text):  # we could never address a reply to it
+        raise ValueError("Mongrel2 sender is not letters, digits and '-'")
     try:
         parts = _header_dict(rest)
         body = parts["body"]
@@ -203,12 +211,18 @@ class UploadStore:
         return base / path.lstrip("/") if self.chroot else Path(path)
 
     def locate(self, reported: str) -> Path:
-        """The real file behind a reported upload path; BadRequest if it is not ours."""
+        """The real file behind a reported upload path; BadRequest if it is not ours.
+
+        The name must be the template's with its X's replaced by the letters and
+        digits mkstemp uses, and resolve to a regular file directly in the store.
+        """
         directory, _, name_template = self.template.rpartition("/")
         prefix = name_template.rstrip("X")
         name = reported.rpartition("/")[2]
-        if (not reported or "\0" in reported or reported.rpartition("/")[0] != directory
-                or not name.startswith(prefix) or len(name) != len(name_template)):
+        suffix = name[len(prefix):]
+        if (reported.rpartition("/")[0] != directory or not name.startswith(prefix)
+                or len(name) != len(name_template)
+                or not (suffix.isascii() and suffix.isalnum())):
             raise BadRequest("Bad upload", log_message=f"upload path {reported!r} not in store")
         store = os.path.realpath(self._outside(directory or "/"))
         real = os.path.realpath(self._outside(reported))
@@ -226,36 +240,77 @@ def upload_state(message: Message) -> str | None:
     return None
 
 
-def checked_upload(message: Message, store: UploadStore | None) -> Path:
-    """The spooled body's file, after checking both headers and the path."""
+def spooled_file(message: Message, store: UploadStore | None) -> Path:
+    """The file named by `x-mongrel2-upload-start`, checked to lie in the store.
+
+    Mongrel2 sets that header on both messages of an upload (the `done` one
+    repeats it), so this is the file to delete whatever else is wrong.
+    """
     starts = message.headers.get(UPLOAD_START, [])
-    dones = message.headers.get(UPLOAD_DONE, [])
     if store is None:
         raise BadRequest("Bad upload", log_message="upload without a configured upload_store")
+    if len(starts) != 1:
+        raise BadRequest("Bad upload", log_message="not one upload-start header")
+    return store.locate(starts[0])
+
+
+def check_upload(message: Message) -> None:
+    """Both upload headers agree and no body came inline (else a client forged them)."""
+    starts = message.headers.get(UPLOAD_START, [])
+    dones = message.headers.get(UPLOAD_DONE, [])
     if message.body:
         raise BadRequest("Bad upload", log_message="upload header on a request with a body")
-    if len(starts) != 1 or len(dones) > 1 or (dones and dones[0] != starts[0]):
+    if len(dones) > 1 or (dones and dones != starts):
         raise BadRequest("Bad upload", log_message="upload headers do not match")
-    return store.locate(starts[0])
 
 
 def declared_length(message: Message) -> int | None:
     text = message.header("content-length")
-    return int(text) if text is not None and text.isdigit() else None
+    # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses
+    return int(text) if text is not None and text.isascii() and text.isdigit() else None
 
 
 # -- replies ---------------------------------------------------------------------------
 
-def frame(sender: str, conn_ids: Iterable[str], data: bytes) -> bytes:
-    """One reply to up to 128 connections: `SENDER LEN:ID1 ID2, DATA`."""
-    ids = " ".join(str(i) for i in conn_ids).encode("ascii")
-    return b"%s %d:%s, %s" % (sender.encode("ascii"), len(ids), ids, data)
+def conn_id_text(conn_id: int | str) -> str:
+    """`conn_id` as the decimal digits of a reply target; ValueError for anything else."""
+    if isinstance(conn_id, int) and not isinstance(conn_id, bool):
+        text = str(conn_id)
+    elif isinstance(conn_id, str):
+        text = conn_id
+    else:
+        text = ""
+    if not _CONN_ID.fullmatch(text):
+        raise ValueError(f"a Mongrel2 connection id is a non-negative integer of at most"
+                         f" 19 digits, not {conn_id!r}")
+    return text
 
 
-def chunks(conn_ids: Iterable[str], size: int = MAX_TARGETS) -> Iterator[list[str]]:
+def sender_text(sender: str) -> str:
+    """`sender` if Mongrel2 can read it as a reply's UUID; ValueError otherwise."""
+    if not isinstance(sender, str) or not _SENDER.fullmatch(sender):
+        raise ValueError(f"a Mongrel2 sender is letters, digits and '-' (the handler's"
+                         f" send_ident), not {sender!r}")
+    return sender
+
+
+def frame(sender: str, conn_ids: Iterable[int | str], data: bytes) -> bytes:
+    """One reply to up to 128 connections: `SENDER LEN:ID1 ID2, DATA`.
+
+    Sender and ids are checked, so no id can add targets or change the frame's kind.
+    """
+    ids = " ".join(conn_id_text(i) for i in conn_ids).encode("ascii")
+    if not ids:
+        raise ValueError("a Mongrel2 reply needs at least one connection id")
+    return b"%s %d:%s, %s" % (sender_text(sender).encode("ascii"), len(ids), ids, data)
+
+
+def chunks(conn_ids: Iterable[int | str], size: int = MAX_TARGETS) -> Iterator[list[str]]:
+    """Checked ids in batches of `size`; a bad id raises before any batch is sent."""
+    checked = [conn_id_text(conn_id) for conn_id in conn_ids]
     batch: list[str] = []
-    for conn_id in conn_ids:
-        batch.append(str(conn_id))
+    for conn_id in checked:
+        batch.append(conn_id)
         if len(batch) == size:
             yield batch
             batch = []

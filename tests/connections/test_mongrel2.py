@@ -210,6 +210,83 @@ def test_bulk_reply_is_one_send_per_128_ids():
     assert sent[2] == b"s 3:1 2, "
 
 
+def recording_connection():
+    conn = Mongrel2Connection("tcp://127.0.0.1:1", "tcp://127.0.0.1:2")
+    sent = []
+    conn._pub = type("Pub", (), {"send": lambda self, f: sent.append(f)})()
+    return conn, sent
+
+
+@pytest.mark.parametrize("bad_id", [
+    "1 2", "1,", "1, 2", "X", "X 1", "-1", "1.0", "", " 1", "1\n", "\u00b2", "\u0661",
+    "1" * 20, None, 1.5, True, b"1", -3,
+])
+def test_security_16_bad_connection_ids_are_a_value_error_never_a_frame(bad_id):
+    """A space or comma in an id would add reply targets; 'X ' makes a control frame."""
+    conn, sent = recording_connection()
+    for send in (lambda: conn.reply_bulk("s", ["7", bad_id], b"x"),
+                 lambda: conn.send("s", bad_id, b"x"),
+                 lambda: conn.close_bulk("s", [bad_id]),
+                 lambda: wire.frame("s", [bad_id], b"x")):
+        with pytest.raises(ValueError, match="connection id"):
+            send()
+    assert sent == []  # not even the good id's batch went out
+
+
+def test_security_16_integer_ids_and_digit_strings_still_work():
+    conn, sent = recording_connection()
+    conn.reply_bulk("s-1", [7, "8", 2**40], b"x")
+    assert sent == [b"s-1 17:7 8 1099511627776, x"]
+
+
+@pytest.mark.parametrize("sender", ["", "a b", "a:b", "s 1:1,", "caf\u00e9", "a\n"])
+def test_security_16_bad_sender_is_a_value_error(sender):
+    conn, sent = recording_connection()
+    with pytest.raises(ValueError, match="sender"):
+        conn.reply_bulk(sender, ["1"], b"x")
+    assert sent == []
+
+
+@pytest.mark.parametrize("frame", [b"a:b 1 / 2:{}0:,", b"s \xd9\xa1 / 2:{}0:,",
+                                   b"s 1" + b"0" * 20 + b" / 2:{}0:,"])
+def test_security_16_envelope_with_unaddressable_sender_or_id_is_dropped(frame):
+    with pytest.raises(ValueError):
+        wire.parse_message(frame)
+    conn, sent = recording_connection()
+    conn._app = make_app()
+    conn._idle = BACKEND.Event()
+    conn._dispatch(frame)  # logged and dropped, never raises
+    assert sent == []
+
+
+def test_security_16_non_ascii_digit_content_length_is_no_length():
+    message = wire.parse_message(b"s 1 / " + wire.tnetstring.dumps(
+        {"METHOD": "POST", "content-length": "\u00b2".encode("latin-1")}) + b"0:,")
+    assert wire.declared_length(message) is None
+
+
+def test_security_16_logged_paths_and_reasons_have_control_characters_escaped(caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="brubeck.mongrel2")
+    conn, sent = recording_connection()
+    conn._app = make_app(limits={"request_line": 64})
+    conn._idle = BACKEND.Event()
+    conn._running = 1
+    path = "/x\r\n2026-FAKE-LOG-LINE\x1b[31m" + "a" * 80
+    conn._serve(wire.parse_message(
+        b"s 1 " + path.encode("latin-1") + b" " + wire.tnetstring.dumps(
+            {"METHOD": "GET", "PATH": path.encode("latin-1"), "VERSION": "HTTP/1.1"})
+        + b"0:,"))
+    assert sent and sent[0].startswith(b"s 1:1, HTTP/1.1 414")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines and all("\r" not in line and "\n" not in line and "\x1b" not in line
+                         for line in lines)
+    assert any("\\x0d\\x0a2026-FAKE-LOG-LINE\\x1b" in line for line in lines)
+    conn._dispatch(b"s 2 / 3:" + b"{\n}" + b"0:,")  # malformed: its reason is logged too
+    assert all("\n" not in r.getMessage() for r in caplog.records)
+
+
 def test_reply_many_serializes_once_groups_by_sender_and_marks_answered():
     from brubeck.request import Request
 
