@@ -1,4 +1,9 @@
-"""The Brubeck application: configuration, routes, and turning a Request into a Response."""
+"""The Brubeck application: configuration, routes, and turning a Request into a Response.
+
+The rules that hold for every request, whatever its transport, live in
+`handle()`: the scheme a trusted proxy reports, the `Host` check
+(`allowed_hosts`), and `Strict-Transport-Security` with `secure_cookies`.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,13 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from . import concurrency
+from . import concurrency, cookies
+from .auth import UserHandlingMixin, needs_cookie_secret
 from .config import ConfigError, check_config
 from .connections.wsgi import wsgi_app
 from .cookies import DEFAULT_MAX_AGE
-from .errors import HTTPError
-from .handlers import MessageHandler, WebMessageHandler
+from .errors import HTTPError, loggable
+from .handlers import MessageHandler, WebMessageHandler, check_xsrf, xsrf_required
 from .limits import Limits
 from .request import Request
 from .response import Response, to_response
@@ -23,6 +29,9 @@ from .routing import Router
 log = logging.getLogger("brubeck")
 
 CONNECTION_ENV_VAR = "BRUBECK_CONNECTION"
+#: Sent with every response when `secure_cookies` is on (one year).
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+_SCHEMES = frozenset(("http", "https"))
 
 
 class Brubeck:
@@ -87,8 +96,38 @@ class Brubeck:
             self.template_env = template_loader()
             if not self.template_env:
                 raise ConfigError("template_loader returned no environment")
+        self._check_secret()
+        self._check_handler(self.base_handler)
         for pattern, target in handler_tuples or ():
             self.add_route_rule(pattern, target)
+
+    def _check_secret(self) -> None:
+        """A dict secret with an empty key fails here; a short one gets a warning."""
+        if not self.cookie_secret:
+            return
+        try:
+            short = cookies.short_secret_versions(self.cookie_secret)
+        except cookies.MissingSecret as error:
+            raise ConfigError(str(error)) from None
+        if short:
+            log.warning("cookie_secret (version %s) is shorter than %d bytes, so signed cookies "
+                        "can be forged by brute force; generate one with %s",
+                        ", ".join(map(str, short)), cookies.MIN_SECRET_BYTES,
+                        cookies.GENERATE_SECRET)
+
+    def _check_handler(self, handler_class: Any) -> None:
+        """Refuse at start-up a login flow that has no secret to sign its cookie with."""
+        if not isinstance(handler_class, type) or self.cookie_secret:
+            return
+        if needs_cookie_secret(handler_class):
+            raise ConfigError(
+                f"{handler_class.__name__} uses web_authenticated, which needs a signed login "
+                f"cookie, but cookie_secret is not set; generate one with "
+                f"{cookies.GENERATE_SECRET} and pass it as cookie_secret")
+        if issubclass(handler_class, UserHandlingMixin):
+            log.warning("%s uses UserHandlingMixin without cookie_secret: its session and "
+                        "signed cookies will fail (500) until cookie_secret is set",
+                        handler_class.__name__)
 
     @staticmethod
     def _configure_logging(level: int | str) -> None:
@@ -103,6 +142,7 @@ class Brubeck:
     def add_route_rule(self, pattern: str | re.Pattern, kallable: Callable,
                        method: str | Iterable[str] | None = None) -> None:
         """Route `pattern` to a handler class or a `fn(application, message, ...)`."""
+        self._check_handler(kallable)
         self.router.add(pattern, kallable, method)
 
     def add_route(self, url_pattern: str, method: str | Iterable[str] | None = None
@@ -155,13 +195,16 @@ class Brubeck:
     def _call_function(self, target: Callable, message: Request, args: tuple,
                        kwargs: dict[str, str]) -> Any:
         try:
+            if xsrf_required(self, message, target):
+                check_xsrf(message)  # no session here: the `_xsrf` cookie's token
             result = target(self, message, *args, **kwargs)
         except HTTPError as err:
             if err.log_message:
-                log.warning("%s %s: %s", message.method, message.path, err)
+                log.warning("%s %s: %s", loggable(message.method), loggable(message.path),
+                            loggable(err))
             return self.base_handler(self, message)._http_error(err)
         except Exception as err:
-            log.exception("%s %s failed", message.method, message.path)
+            log.exception("%s %s failed", loggable(message.method), loggable(message.path))
             return self.base_handler(self, message).error(err)
         return Response(b"", 204) if result is None else result
 
@@ -169,13 +212,30 @@ class Brubeck:
 
     def handle(self, message: Request) -> Response:
         """Answer one request; never raises, whatever the handler does."""
+        if self.trusted_proxies and message.remote_addr in self.trusted_proxies:
+            message.scheme = forwarded_scheme(message) or message.scheme
         try:
-            return to_response(self.route_message(message)())
+            if self.allowed_hosts is not None:
+                self._check_host(message)
+            response = to_response(self.route_message(message)())
         except HTTPError as err:  # raised while routing or building the handler
-            return self._answer_error(message, err)
+            response = self._answer_error(message, err)
         except Exception as err:
-            log.exception("%s %s failed outside its handler", message.method, message.path)
-            return self._answer_error(message, err)
+            log.exception("%s %s failed outside its handler", loggable(message.method),
+                          loggable(message.path))
+            response = self._answer_error(message, err)
+        if self.secure_cookies and response.get_header(HSTS[0]) is None:
+            response.headers.append(HSTS)
+        return response
+
+    def _check_host(self, message: Request) -> None:
+        """400 unless the Host header names one of `allowed_hosts` (DNS rebinding,
+        poisoned absolute URLs)."""
+        host = message.headers.get("Host")
+        name = host_name(host) if host is not None else None
+        if name is None or not host_allowed(name, self.allowed_hosts or ()):
+            raise HTTPError(400, "Bad Request: Host not allowed",
+                            log_message=f"Host {loggable(host)!s} is not in allowed_hosts")
 
     def _answer_error(self, message: Request, err: Exception) -> Response:
         try:
@@ -184,7 +244,8 @@ class Brubeck:
                 return to_response(handler._http_error(err))
             return to_response(handler.error(err))
         except Exception:
-            log.exception("base_handler failed to render an error")
+            log.exception("base_handler failed to render an error for %s",
+                          loggable(message.path))
             status = err.status_code if isinstance(err, HTTPError) else 500
             return Response(f"{status}\n", status, headers={"Content-Type": "text/plain"})
 
@@ -221,6 +282,52 @@ class Brubeck:
             self.msg_conn.run(self)
         except KeyboardInterrupt:
             log.info("Brubeck going down")
+
+
+def forwarded_scheme(message: Request) -> str | None:
+    """The scheme the nearest proxy saw: the last `proto=` of `Forwarded`, else the last
+    value of `X-Forwarded-Proto`; None when neither says http or https."""
+    forwarded = message.headers.get_all("Forwarded")
+    if forwarded:
+        for pair in forwarded[-1].rpartition(",")[2].split(";"):
+            name, _, value = pair.partition("=")
+            if name.strip().lower() == "proto":
+                scheme = value.strip().strip('"').lower()
+                return scheme if scheme in _SCHEMES else None
+        return None
+    proto = message.headers.get_all("X-Forwarded-Proto")
+    if proto:
+        scheme = proto[-1].rpartition(",")[2].strip().lower()
+        return scheme if scheme in _SCHEMES else None
+    return None
+
+
+_HOST_NAME = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
+
+
+def host_name(host: str) -> str | None:
+    """The lower-case name of a Host header without its port; None if malformed."""
+    host = host.strip().lower()
+    name, colon, port = host.rpartition(":") if not host.endswith("]") else ("", "", "")
+    if colon and port.isdigit() and port.isascii():
+        host = name
+    elif colon and not host.startswith("["):
+        return None
+    if not _HOST_NAME.fullmatch(host):
+        return None
+    return host[:-1] if host.endswith(".") else host
+
+
+def host_allowed(name: str, allowed: Iterable[str]) -> bool:
+    """`name` is listed, or under a listed `.domain` (which allows the domain itself), or
+    the list holds `*`."""
+    for pattern in allowed:
+        pattern = pattern.lower()
+        if pattern == "*" or name == pattern:
+            return True
+        if pattern.startswith(".") and (name.endswith(pattern) or name == pattern[1:]):
+            return True
+    return False
 
 
 def _select_backend(configured: str | None) -> Any:

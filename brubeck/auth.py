@@ -5,21 +5,25 @@ current user, safe `next=` redirects, and (re-exported) password hashing and `Us
 
     class DemoHandler(WebMessageHandler, UserHandlingMixin):
         def get_current_user(self):
-            username = self.get_cookie("user", secret=self.application.cookie_secret)
-            return load_user(self.db_conn, username) if username else None
+            return self.session_user(lambda name: load_user(self.db_conn, name))
 
         @web_authenticated
         def get(self):
             ...
 
-How a user is found is the application's business (`get_current_user`); this
-module only decides what happens when there is none.
+How a user is found is the application's business (`get_current_user`); the
+mixin offers a signed session cookie that logout and password changes can
+revoke (`start_session`, `session_user`, `end_session`), and `LoginThrottle`
+slows password guessing.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import secrets
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -30,9 +34,9 @@ if TYPE_CHECKING:
     from .models import User, UserProfile
 
 __all__ = [
-    "DEFAULT_PARAMS", "ScryptParams", "User", "UserHandlingMixin", "UserProfile",
-    "authenticate", "authenticated", "hash_password", "login_redirect_url", "needs_rehash",
-    "safe_next", "verify_password", "web_authenticated",
+    "DEFAULT_PARAMS", "LoginThrottle", "ScryptParams", "User", "UserHandlingMixin",
+    "UserProfile", "authenticate", "authenticated", "hash_password", "login_redirect_url",
+    "needs_rehash", "safe_next", "verify_password", "web_authenticated",
 ]
 
 log = logging.getLogger("brubeck.auth")
@@ -104,7 +108,11 @@ def authenticated(method: F) -> F:
 
 
 def web_authenticated(method: F) -> F:
-    """Require a `current_user`; without one, redirect to `login_url?next=<this page>`."""
+    """Require a `current_user`; without one, redirect to `login_url?next=<this page>`.
+
+    A browser login lives in a signed cookie, so the application refuses to
+    start when a route's handler uses this without `cookie_secret`.
+    """
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not self.current_user:
@@ -113,7 +121,14 @@ def web_authenticated(method: F) -> F:
                 return self.render_error(self._SERVER_ERROR)
             return self.redirect(login_redirect_url(self))
         return method(self, *args, **kwargs)
+    wrapper.needs_cookie_secret = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def needs_cookie_secret(handler_class: type) -> bool:
+    """Whether any method of `handler_class` is `web_authenticated` (read at start-up)."""
+    return any(getattr(getattr(handler_class, name, None), "needs_cookie_secret", False)
+               for name in dir(handler_class))
 
 
 def authenticate(user: User | None, password: str) -> User | None:
@@ -129,12 +144,65 @@ def authenticate(user: User | None, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
+class LoginThrottle:
+    """Slows password guessing: after `limit` failed logins for one user name from one
+    client within `window` seconds, `retry_after` says how long to refuse (answer 429).
+
+    In memory, per process (each worker counts on its own), holding at most
+    `max_keys` (name, client) pairs; expired ones go first. Ask before checking
+    the password, so a refused guess costs no hash either.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 300.0, max_keys: int = 10_000) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_keys = max_keys
+        self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
+
+    def _key(self, username: str, client: str) -> tuple[str, str]:
+        return (username.lower(), client)
+
+    def retry_after(self, username: str, client: str) -> float:
+        """Seconds until this name may be tried again from this client; 0 if now."""
+        times = self._failures.get(self._key(username, client))
+        if not times or len(times) < self.limit:
+            return 0.0
+        return max(0.0, times[0] + self.window - time.monotonic())
+
+    def failed(self, username: str, client: str) -> None:
+        """Count a failed login."""
+        now = time.monotonic()
+        key = self._key(username, client)
+        times = self._failures.pop(key, None) or deque(maxlen=self.limit)
+        times.append(now)
+        self._failures[key] = times  # most recently failed last
+        while len(self._failures) > self.max_keys:
+            self._failures.popitem(last=False)
+        oldest = next(iter(self._failures.values()))
+        if oldest[-1] + self.window < now:  # drop one expired pair per failure
+            self._failures.popitem(last=False)
+
+    def succeeded(self, username: str, client: str) -> None:
+        """Forget the failures of a name and client that just logged in."""
+        self._failures.pop(self._key(username, client), None)
+
+
 class UserHandlingMixin:
     """Gives a handler `current_user` (computed once per request) and the hooks around it.
 
-    Override `get_current_user` (from a signed cookie, a token, credentials in
-    the arguments...); the decorators above read `current_user`.
+    Override `get_current_user` (from the session cookie with `session_user`, a
+    token, credentials in the arguments...); the decorators above read
+    `current_user`.
+
+    The session cookie (`session_cookie`, signed) holds the user name, their
+    `session_version` and a random session id. `session_user` refuses it once the
+    stored user's version moved on: `user.revoke_sessions()` at logout (or a
+    password change) ends every session of that user. The id also keys the XSRF
+    token (`xsrf_session_id`), so a token planted in the `_xsrf` cookie is useless.
     """
+
+    #: The signed cookie `start_session` sets.
+    session_cookie = "session"
 
     @property
     def current_user(self) -> Any:
@@ -168,3 +236,46 @@ class UserHandlingMixin:
     def get_next_url(self, default: str = "/") -> str:
         """The `next` argument if it is a local path, else `default`: where to go after login."""
         return safe_next(self.get_argument("next"), default)  # type: ignore[attr-defined]
+
+    # -- the session cookie --------------------------------------------------------------
+
+    def start_session(self, user: Any) -> None:
+        """Log `user` in: a new signed session cookie (and so a new XSRF token)."""
+        session = {"user": str(user.username), "version": getattr(user, "session_version", 0),
+                   "id": secrets.token_urlsafe(16)}
+        self.set_cookie(self.session_cookie, session,  # type: ignore[attr-defined]
+                        secret=self.application.cookie_secret)  # type: ignore[attr-defined]
+        self._session: dict[str, Any] | None = session
+
+    def get_session(self) -> dict[str, Any] | None:
+        """The verified session cookie (`user`, `version`, `id`), or None."""
+        if not hasattr(self, "_session"):
+            value = self.get_cookie(self.session_cookie,  # type: ignore[attr-defined]
+                                    secret=self.application.cookie_secret)  # type: ignore[attr-defined]
+            well_formed = isinstance(value, dict) and isinstance(value.get("user"), str) \
+                and type(value.get("version")) is int and isinstance(value.get("id"), str)
+            self._session = value if well_formed else None
+        return self._session
+
+    def session_user(self, load_user: Callable[[str], Any]) -> Any:
+        """The session's user, loaded by `load_user(name)`, unless the session was revoked."""
+        session = self.get_session()
+        if session is None:
+            return None
+        user = load_user(session["user"])
+        if user is None or getattr(user, "session_version", 0) != session["version"]:
+            return None
+        return user
+
+    def end_session(self) -> None:
+        """Expire the session cookie. To also end copies of it elsewhere, call
+        `user.revoke_sessions()` and store the user."""
+        self.delete_cookie(self.session_cookie)  # type: ignore[attr-defined]
+        self._session = None
+
+    def xsrf_session_id(self) -> str | None:
+        """The id the XSRF token is derived from, when there is a session."""
+        if not self.application.cookie_secret:  # type: ignore[attr-defined]
+            return None
+        session = self.get_session()
+        return session["id"] if session is not None else None

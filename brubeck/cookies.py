@@ -6,6 +6,7 @@ it, checked with `hmac.compare_digest`. The value is JSON, never pickle, so a
 forged cookie can at worst be a wrong value, never code. `secret` is a string
 (key version 0) or a dict `{version: secret}`: new cookies use the highest
 version, and older versions still verify until removed (key rotation).
+A missing or empty secret is an error, never an unsigned cookie.
 """
 
 from __future__ import annotations
@@ -38,18 +39,40 @@ _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 # and int() refuses strings of over 4300 digits; either would raise, not reject.
 _NUMBER = re.compile(r"[0-9]{1,20}")
 BROWSER_COOKIE_LIMIT = 4096
+#: Shorter secrets are accepted with a warning (0.4 apps used short ones).
+MIN_SECRET_BYTES = 32
+GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+NO_SECRET = ("cookie_secret is not set (or empty), so signed cookies cannot be made or "
+             f"trusted; generate one with {GENERATE_SECRET} and pass it as cookie_secret")
 
 
-def _keys(secret: Secret) -> dict[int, bytes]:
+class MissingSecret(ValueError):
+    """Signed cookies were asked for without a usable `cookie_secret`."""
+
+
+def check_secret(secret: Any) -> dict[int, bytes]:
+    """`secret` as `{version: key bytes}`; MissingSecret when there is no usable key."""
+    if not secret:
+        raise MissingSecret(NO_SECRET)
     items = secret.items() if isinstance(secret, dict) else [(0, secret)]
     keys = {}
     for version, key in items:
         if not isinstance(version, int) or version < 0:
-            raise ValueError("cookie_secret versions must be non-negative ints")
+            raise MissingSecret("cookie_secret versions must be non-negative ints")
+        if not isinstance(key, (str, bytes)) or not key:
+            raise MissingSecret(f"cookie_secret version {version} is empty: {NO_SECRET}")
         keys[version] = key.encode("utf-8") if isinstance(key, str) else key
-    if not keys or not all(keys.values()):
-        raise ValueError("cookie_secret must not be empty")
     return keys
+
+
+def short_secret_versions(secret: Secret) -> list[int]:
+    """Key versions shorter than `MIN_SECRET_BYTES` (guessable by brute force)."""
+    return sorted(v for v, key in check_secret(secret).items() if len(key) < MIN_SECRET_BYTES)
+
+
+def is_cookie_name(name: Any) -> bool:
+    """Whether `name` can be written in a Set-Cookie header (an RFC 6265 token)."""
+    return isinstance(name, str) and _TOKEN.fullmatch(name) is not None
 
 
 def _b64(data: bytes) -> str:
@@ -66,7 +89,7 @@ def _signature(key: bytes, name: str, fields: str) -> str:
 
 def sign(secret: Secret, name: str, value: Any, now: float | None = None) -> str:
     """A signed, timestamped cookie value holding any JSON-serializable `value`."""
-    keys = _keys(secret)
+    keys = check_secret(secret)
     version = max(keys)
     timestamp = int(time.time() if now is None else now)
     encoded = _b64(json.dumps(value, separators=(",", ":")).encode("utf-8"))
@@ -78,8 +101,10 @@ def verify(secret: Secret, name: str, signed: Any, max_age: float | None = DEFAU
            now: float | None = None) -> Any:
     """The value of a signed cookie, or None if it is forged, expired or malformed.
 
-    Never raises for anything a client can send: a cookie is attacker input.
+    Never raises for anything a client can send: a cookie is attacker input. A
+    missing secret raises MissingSecret whatever the cookie holds.
     """
+    keys = check_secret(secret)
     if not isinstance(signed, str):
         log.info("cookie %r rejected: not a string", name)
         return None
@@ -91,7 +116,7 @@ def verify(secret: Secret, name: str, signed: Any, max_age: float | None = DEFAU
     if not (_NUMBER.fullmatch(version_text) and _NUMBER.fullmatch(timestamp_text)):
         log.info("cookie %r rejected: malformed", name)
         return None
-    key = _keys(secret).get(int(version_text))
+    key = keys.get(int(version_text))
     if key is None:
         log.info("cookie %r rejected: unknown key version %s", name, version_text)
         return None
@@ -146,6 +171,24 @@ def xsrf_tokens_match(cookie_value: Any, submitted: Any) -> bool:
     """True when both masked tokens are well formed and hold the same raw token."""
     expected, given = unmask_xsrf_token(cookie_value), unmask_xsrf_token(submitted)
     return expected is not None and given is not None and hmac.compare_digest(expected, given)
+
+
+def session_xsrf_token(secret: Secret, session_id: str, version: int | None = None) -> bytes:
+    """The raw XSRF token of a session: an HMAC of its id, so a token planted in the
+    `_xsrf` cookie by someone else (a sibling subdomain, plain HTTP) cannot match it."""
+    keys = check_secret(secret)
+    key = keys[max(keys) if version is None else version]
+    digest = hmac.new(key, f"xsrf|{session_id}".encode(), hashlib.sha256).digest()
+    return digest[:XSRF_TOKEN_BYTES]
+
+
+def session_xsrf_matches(secret: Secret, session_id: str, submitted: Any) -> bool:
+    """True when the masked `submitted` token is the session's (under any key version)."""
+    given = unmask_xsrf_token(submitted)
+    if given is None:
+        return False
+    return any(hmac.compare_digest(session_xsrf_token(secret, session_id, version), given)
+               for version in check_secret(secret))
 
 
 def _http_date(expires: Any) -> str:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from . import cookies
-from .errors import HTTPError, reason_phrase
+from .errors import HTTPError, loggable, reason_phrase
 from .request import Request
 from .response import Response
 from .routing import HTTP_METHODS
@@ -71,6 +71,52 @@ def validation_errors(err: Exception) -> list[dict[str, Any]] | None:
 #: Methods that change state, so must carry the XSRF token when it is enabled.
 XSRF_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 XSRF_COOKIE = "_xsrf"
+
+# `secret=` left out (a plain cookie) differs from `secret=None` (an app without a secret).
+_NOT_GIVEN: Any = object()
+
+
+def xsrf_exempt(target: Any) -> Any:
+    """Mark a handler class or function route as not checked for an XSRF token.
+
+    Only for routes that never act on cookies (an API authenticated by a token
+    or HTTP Basic on every request); a route that reads a session cookie needs
+    the check. A class may instead override `check_xsrf_cookie` to skip it per
+    request.
+    """
+    target.xsrf_exempt = True
+    return target
+
+
+def xsrf_required(application: Any, message: Request, target: Any) -> bool:
+    """Whether this request to `target` must carry an XSRF token."""
+    return (application.xsrf_cookies and message.method in XSRF_METHODS
+            and not getattr(target, "xsrf_exempt", False))
+
+
+def submitted_xsrf_token(message: Request) -> str | None:
+    return (message.get_argument(XSRF_COOKIE) or message.headers.get("X-XSRFToken")
+            or message.headers.get("X-CSRFToken"))
+
+
+def check_xsrf(message: Request, secret: Any = None, session_id: str | None = None) -> None:
+    """Refuse (403) a state-changing request without the right token.
+
+    With a session, the token must be the session's (`cookies.session_xsrf_token`);
+    without one, it must match the `_xsrf` cookie (double submit).
+    """
+    submitted = submitted_xsrf_token(message)
+    if not submitted:
+        raise HTTPError(403, log_message="XSRF token missing from form and headers")
+    if session_id is not None:
+        if not cookies.session_xsrf_matches(secret, session_id, submitted):
+            raise HTTPError(403, log_message="XSRF token is not this session's")
+        return
+    sent = message.cookies.get(XSRF_COOKIE)
+    if sent is None:
+        raise HTTPError(403, log_message="XSRF cookie missing")
+    if not cookies.xsrf_tokens_match(sent.value, submitted):
+        raise HTTPError(403, log_message="XSRF token does not match its cookie")
 
 
 class MessageHandler:
@@ -218,8 +264,7 @@ class MessageHandler:
         """Run prepare, the verb method and on_finish; always produce a response."""
         try:
             try:
-                if getattr(self.application, "xsrf_cookies", False) and \
-                        self.message.method in XSRF_METHODS:
+                if xsrf_required(self.application, self.message, self):
                     getattr(self, "check_xsrf_cookie", lambda: None)()
                 self.prepare()
                 if self._finished:
@@ -232,18 +277,20 @@ class MessageHandler:
                 return self.render() if rendered is None else rendered
             except HTTPError as err:
                 if err.log_message:
-                    log.warning("%s %s: %s", self.message.method, self.message.path, err)
+                    log.warning("%s %s: %s", loggable(self.message.method),
+                                loggable(self.message.path), loggable(err))
                 return self._http_error(err)
             except Exception as err:
                 if validation_errors(err) is None:  # a client error needs no traceback
-                    log.exception("%s %s failed", self.message.method, self.message.path)
+                    log.exception("%s %s failed", loggable(self.message.method),
+                                  loggable(self.message.path))
                 return self.error(err)
         finally:
             try:
                 self.on_finish()
             except Exception:
-                log.exception("on_finish failed for %s %s", self.message.method,
-                              self.message.path)
+                log.exception("on_finish failed for %s %s", loggable(self.message.method),
+                              loggable(self.message.path))
 
 
 class WebMessageHandler(MessageHandler):
@@ -382,25 +429,36 @@ class WebMessageHandler(MessageHandler):
             self._cookies: dict[str, str] = {}
         return self._cookies
 
-    def get_cookie(self, key: str, default: Any = None, secret: Any = None,
+    def get_cookie(self, key: str, default: Any = None, secret: Any = _NOT_GIVEN,
                    max_age_days: float | None = None) -> Any:
-        """A cookie the client sent; with `secret`, only if its signature verifies."""
+        """A cookie the client sent; with `secret`, only if its signature verifies.
+
+        A `secret` that is given but None or empty (an app without `cookie_secret`)
+        raises `cookies.MissingSecret`: an unsigned cookie is never trusted.
+        """
+        if secret is not _NOT_GIVEN:
+            cookies.check_secret(secret)
         cookie = self.message.cookies.get(key)
         if cookie is None:
             return default
-        if not secret:
+        if secret is _NOT_GIVEN:
             return cookie.value
         max_age = max_age_days * 86400 if max_age_days is not None else \
             self.application.cookie_max_age
         return cookies.verify(secret, key, cookie.value, max_age=max_age)
 
-    def set_cookie(self, key: str, value: Any, secret: Any = None, **kwargs: Any) -> None:
-        """Set a cookie; with `secret` it is signed (and HttpOnly, SameSite=Lax by default)."""
-        if secret:
+    def _secure_default(self) -> bool:
+        return self.application.secure_cookies or self.message.scheme == "https"
+
+    def set_cookie(self, key: str, value: Any, secret: Any = _NOT_GIVEN, **kwargs: Any) -> None:
+        """Set a cookie; with `secret` it is signed (and HttpOnly, SameSite=Lax, and Secure
+        over HTTPS or with `secure_cookies`, by default). A given but empty `secret`
+        raises `cookies.MissingSecret` rather than write an unsigned cookie."""
+        if secret is not _NOT_GIVEN:
             value = cookies.sign(secret, key, value)
             kwargs.setdefault("httponly", True)
             kwargs.setdefault("samesite", "Lax")
-            kwargs.setdefault("secure", self.message.scheme == "https")
+            kwargs.setdefault("secure", self._secure_default())
             kwargs.setdefault("max_age", int(self.application.cookie_max_age))
         elif not isinstance(value, str):
             raise TypeError("a cookie value must be a str unless it is signed (secret=...)")
@@ -413,27 +471,44 @@ class WebMessageHandler(MessageHandler):
         self.set_cookie(key, "", **kwargs)
 
     def delete_cookies(self) -> None:
-        """Expire every cookie the client sent."""
+        """Expire every cookie the client sent; names no Set-Cookie can carry (`cart[1]`,
+        set by other software on the domain) are skipped, so logout always completes."""
         for key in self.message.cookies:
-            self.delete_cookie(key)
+            if cookies.is_cookie_name(key):
+                self.delete_cookie(key)
+            else:
+                log.debug("cannot expire cookie %s: not a valid cookie name", loggable(key))
 
     def convert_cookies(self) -> list[tuple[str, str]]:
         """Outgoing cookies as Set-Cookie header pairs."""
         return [("Set-Cookie", value) for value in self.cookies.values()]
 
     # -- XSRF (config `xsrf_cookies=True`) ------------------------------------------
+    #
+    # A session mixin may define `xsrf_session_id()` (UserHandlingMixin does): the
+    # token is then derived from the session. WebMessageHandler itself does not
+    # define it, so the mixin's is found whichever side of it the mixin is listed.
+
+    def _xsrf_session_id(self) -> str | None:
+        hook = getattr(self, "xsrf_session_id", None)
+        return hook() if hook is not None else None
 
     @property
     def xsrf_token(self) -> str:
-        """This client's XSRF token, freshly masked; sets the `_xsrf` cookie if it has none."""
+        """This client's XSRF token, freshly masked. The `_xsrf` cookie carries it too
+        (for scripts that echo it in `X-XSRFToken`), set whenever it holds another."""
         if not hasattr(self, "_xsrf_raw"):
             sent = self.message.cookies.get(XSRF_COOKIE)
-            raw = cookies.unmask_xsrf_token(sent.value) if sent else None
-            if raw is None:
-                raw = cookies.new_xsrf_token()
+            sent_raw = cookies.unmask_xsrf_token(sent.value) if sent else None
+            session_id = self._xsrf_session_id()
+            if session_id is not None:
+                raw = cookies.session_xsrf_token(self.application.cookie_secret, session_id)
+            else:
+                raw = sent_raw or cookies.new_xsrf_token()
+            if raw != sent_raw:
                 # Readable by scripts on purpose: they echo it in X-XSRFToken.
                 self.set_cookie(XSRF_COOKIE, cookies.mask_xsrf_token(raw), samesite="Lax",
-                                secure=self.message.scheme == "https")
+                                secure=self._secure_default())
             self._xsrf_raw = raw
         return cookies.mask_xsrf_token(self._xsrf_raw)
 
@@ -442,16 +517,13 @@ class WebMessageHandler(MessageHandler):
         return f'<input type="hidden" name="{XSRF_COOKIE}" value="{self.xsrf_token}">'
 
     def check_xsrf_cookie(self) -> None:
-        """Refuse (403) a state-changing request whose token does not match its cookie."""
-        submitted = (self.get_argument(XSRF_COOKIE) or self.message.headers.get("X-XSRFToken")
-                     or self.message.headers.get("X-CSRFToken"))
-        if not submitted:
-            raise HTTPError(403, log_message="XSRF token missing from form and headers")
-        sent = self.message.cookies.get(XSRF_COOKIE)
-        if sent is None:
-            raise HTTPError(403, log_message="XSRF cookie missing")
-        if not cookies.xsrf_tokens_match(sent.value, submitted):
-            raise HTTPError(403, log_message="XSRF token does not match its cookie")
+        """Refuse (403) a state-changing request without this session's token (or, with
+        no session, without the token of its `_xsrf` cookie).
+
+        Override it to skip the check for requests authenticated otherwise (HTTP
+        Basic, a bearer token), which a browser does not add on its own.
+        """
+        check_xsrf(self.message, self.application.cookie_secret, self._xsrf_session_id())
 
     # -- output -----------------------------------------------------------------------
 
@@ -465,8 +537,8 @@ class WebMessageHandler(MessageHandler):
         if hasattr(self, "_cookies"):
             headers.extend(self.convert_cookies())
         if access_log.isEnabledFor(logging.DEBUG):
-            access_log.debug("%s %s %s (%s)", code, self.message.method, self.message.path,
-                             self.message.remote_addr)
+            access_log.debug("%s %s %s (%s)", code, loggable(self.message.method),
+                             loggable(self.message.path), self.message.remote_addr)
         return Response(self.body, code, self.status_msg, headers)
 
 

@@ -7,6 +7,10 @@ handler's `timestamp`. Storage is up to you: the models never touch a database.
 The password hash is excluded from `model_dump()`/`model_dump_json()` and from
 `repr()`, so a user put in a payload or a log line never carries it; read
 `user.password` (or `user.to_db()`) to store it.
+
+`session_version` goes into the user's signed session cookie (see
+`brubeck.auth.UserHandlingMixin.start_session`); raising it (`revoke_sessions()`,
+which a password change does) makes every session cookie issued before invalid.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class User(BaseModel):
     is_active: bool = False
     last_login: int = Field(default_factory=curtime)
     date_joined: int = Field(default_factory=curtime)
+    session_version: int = 0
 
     username_regex: ClassVar[re.Pattern[str]] = re.compile(USERNAME_PATTERN)
     username_min_length: ClassVar[int] = 2
@@ -49,9 +54,20 @@ class User(BaseModel):
     def __str__(self) -> str:
         return self.username
 
-    def set_password(self, raw_password: str) -> None:
-        """Store a new salted scrypt hash of `raw_password` (hashed off the event loop)."""
+    def set_password(self, raw_password: str, keep_sessions: bool = False) -> None:
+        """Store a new salted scrypt hash of `raw_password` (hashed off the event loop).
+
+        A changed password logs the user out everywhere (`revoke_sessions`), since
+        whoever knew the old one may hold a session; `keep_sessions=True` is for
+        re-hashing the same password at a stronger cost.
+        """
         self.password = hash_password(raw_password)
+        if not keep_sessions:
+            self.revoke_sessions()
+
+    def revoke_sessions(self) -> None:
+        """Invalidate every session cookie issued so far (store the user afterwards)."""
+        self.session_version += 1
 
     def check_password(self, raw_password: str) -> bool:
         """Whether `raw_password` is this user's; a success updates `last_login`.
@@ -73,7 +89,7 @@ class User(BaseModel):
         checked = _NewUser(username=username.lower(), email=email.strip().lower() or None)
         user = cls(username=checked.username, email=checked.email, date_joined=curtime(),
                    **fields)
-        user.set_password(password)
+        user.set_password(password, keep_sessions=True)
         return user
 
     def to_db(self) -> dict[str, Any]:

@@ -5,10 +5,17 @@ unpadded URL-safe base64). Keeping the cost parameters in the string lets the
 defaults grow later: old hashes still verify, and `needs_rehash` says when to
 store a new one (after a successful login, when the password is at hand).
 
-scrypt costs tens of milliseconds of CPU on purpose. Run on the event loop's
-thread it would stall every other request for that long, so it runs through the
-concurrency backend's `run_in_thread` (gevent's hub threadpool, eventlet's
-tpool). `hashlib.scrypt` releases the GIL, so the loop keeps serving meanwhile.
+The default cost is OWASP's minimum for scrypt, n=2**17 (128 MiB and about half
+a second per hash). Tests and development machines may lower it with the
+environment variable `BRUBECK_SCRYPT_N` (a power of 2); stored hashes keep
+their own cost, so they verify whatever the current default.
+
+Run on the event loop's thread a hash would stall every other request for that
+long, so it runs through the concurrency backend's `run_in_thread` (gevent's hub
+threadpool, eventlet's tpool); `hashlib.scrypt` releases the GIL, so the loop
+keeps serving meanwhile. At most `MAX_CONCURRENT_HASHES` run at once (others
+wait their turn without blocking the loop), so a burst of logins cannot take
+128 MiB each.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from . import concurrency
@@ -31,16 +39,19 @@ ALGORITHM = "scrypt"
 SALT_BYTES = 16
 HASH_BYTES = 32
 _MAX_LOG2_N = 24  # refuse absurd stored costs rather than allocate gigabytes
+COST_ENV_VAR = "BRUBECK_SCRYPT_N"
+#: Hashes computed at the same time, each taking 128 * n * r bytes (128 MiB by default).
+MAX_CONCURRENT_HASHES = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
 class ScryptParams:
     """scrypt's cost: `n` (CPU/memory, a power of 2), `r` (block size), `p` (parallelism).
 
-    Memory used is about 128 * n * r bytes: 32 MiB for the default.
+    Memory used is about 128 * n * r bytes: 128 MiB for the default (OWASP's minimum).
     """
 
-    n: int = 2**15
+    n: int = 2**17
     r: int = 8
     p: int = 1
 
@@ -58,6 +69,21 @@ class ScryptParams:
 DEFAULT_PARAMS = ScryptParams()
 
 
+@lru_cache(maxsize=8)
+def _params_from_env(text: str) -> ScryptParams:
+    try:
+        return ScryptParams(n=int(text))
+    except ValueError:
+        raise ValueError(f"{COST_ENV_VAR}={text!r} is not a power of 2 up to 2**{_MAX_LOG2_N}; "
+                         f"unset it to use the default n={DEFAULT_PARAMS.n}") from None
+
+
+def default_params() -> ScryptParams:
+    """The cost new hashes get: `DEFAULT_PARAMS`, or n from `BRUBECK_SCRYPT_N` (for tests)."""
+    text = os.environ.get(COST_ENV_VAR)
+    return _params_from_env(text) if text else DEFAULT_PARAMS
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -71,15 +97,29 @@ def _derive(password: str, salt: bytes, params: ScryptParams) -> bytes:
                           p=params.p, maxmem=params.maxmem, dklen=HASH_BYTES)
 
 
-def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run CPU-heavy `fn` in the backend's native threads once a backend patched this process.
+_slots: Any = None  # a backend Queue holding one token per hash allowed to run
 
-    Before that (a script creating users, say) there is no loop to stall, and
+
+def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run CPU-heavy `fn` in the backend's native threads once a backend patched this process,
+    at most `MAX_CONCURRENT_HASHES` at a time; the others wait on a green queue.
+
+    Before patching (a script creating users, say) there is no loop to stall, and
     choosing a backend here would monkey-patch behind the application's back.
     """
+    global _slots
     if concurrency.patched_by() is None:
         return fn(*args)
-    return concurrency.active().run_in_thread(fn, *args)
+    backend = concurrency.active()
+    if _slots is None:
+        _slots = backend.Queue()
+        for _ in range(MAX_CONCURRENT_HASHES):
+            _slots.put(None)
+    token = _slots.get()
+    try:
+        return backend.run_in_thread(fn, *args)
+    finally:
+        _slots.put(token)
 
 
 def _encode(params: ScryptParams, salt: bytes, digest: bytes) -> str:
@@ -103,7 +143,7 @@ def _decode(encoded: str) -> tuple[ScryptParams, bytes, bytes]:
 
 # Checked against when there is no user (or no usable hash), so that a login for
 # an unknown name costs one default-strength scrypt, exactly like a known one.
-_DUMMY_HASH = _encode(DEFAULT_PARAMS, os.urandom(SALT_BYTES), os.urandom(HASH_BYTES))
+_DUMMY_SALT, _DUMMY_DIGEST = os.urandom(SALT_BYTES), os.urandom(HASH_BYTES)
 
 
 def _check_password(password: str) -> None:
@@ -111,9 +151,10 @@ def _check_password(password: str) -> None:
         raise TypeError("a password must be a str")
 
 
-def hash_password(password: str, params: ScryptParams = DEFAULT_PARAMS) -> str:
-    """A new salted hash of `password`, as the string to store."""
+def hash_password(password: str, params: ScryptParams | None = None) -> str:
+    """A new salted hash of `password` (at `default_params()` unless given), to store."""
     _check_password(password)
+    params = params or default_params()
     salt = os.urandom(SALT_BYTES)
     return _encode(params, salt, off_loop(_derive, password, salt, params))
 
@@ -133,14 +174,16 @@ def verify_password(password: str, encoded: str | None) -> bool:
     except ValueError as error:
         if encoded:
             log.warning("unusable stored password hash: %s", error)
-        params, salt, expected = _decode(_DUMMY_HASH)
+        params, salt, expected = default_params(), _DUMMY_SALT, _DUMMY_DIGEST
         usable = False
     digest = off_loop(_derive, password, salt, params)
     return hmac.compare_digest(digest, expected) and usable
 
 
-def needs_rehash(encoded: str | None, params: ScryptParams = DEFAULT_PARAMS) -> bool:
-    """True when `encoded` is missing, unusable or weaker than `params`: store a new hash."""
+def needs_rehash(encoded: str | None, params: ScryptParams | None = None) -> bool:
+    """True when `encoded` is missing, unusable or weaker than `params` (default: the
+    current default cost): store a new hash."""
+    params = params or default_params()
     try:
         stored, _, _ = _decode(encoded or "")
     except ValueError:

@@ -3,7 +3,9 @@
 `Response` is protocol-free; connections ask it for WSGI parts or for the raw
 HTTP/1.1 bytes that Mongrel2 forwards unparsed. Because Mongrel2 never checks
 a reply, the checks live here: a correct Content-Length, no body where HTTP
-forbids one, and no CR/LF smuggled into a header.
+forbids one, and no CR/LF smuggled into a header. Every response also gets
+`X-Content-Type-Options: nosniff` (unless it set the header itself), so a
+browser never runs an upload or a JSON body as HTML or script.
 
 `http_response` and `render` are Brubeck 0.4's helpers for function routes and
 keep their 0.4 return types (HTTP text and a dict).
@@ -24,6 +26,7 @@ HeaderInput = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 DEFAULT_CONTENT_TYPE = "text/html; charset=utf-8"
 _BODYLESS_STATUS = frozenset((204, 304))
 _FORBIDDEN_IN_HEADERS = frozenset("\r\n\0")
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
 
 
 def to_bytes(value: Any) -> bytes:
@@ -94,18 +97,21 @@ class Response:
         return default
 
     def final_headers(self, method: str = "GET") -> list[tuple[str, str]]:
-        """Validated headers with Content-Length and Content-Type settled."""
+        """Validated headers with Content-Length, Content-Type and nosniff settled."""
         pairs: list[tuple[str, str]] = []
-        has_type = False
+        has_type = has_nosniff = False
         for name, value in self.headers:
             check_header(name, value)
             lowered = name.lower()
             if lowered == "content-length":
                 continue
             has_type = has_type or lowered == "content-type"
+            has_nosniff = has_nosniff or lowered == "x-content-type-options"
             pairs.append((name, value))
         if "\n" in self.status_msg or "\r" in self.status_msg:
             raise ValueError("CR/LF in status message")
+        if not has_nosniff:
+            pairs.append(NOSNIFF)
         if self.status_code in _BODYLESS_STATUS or self.status_code < 200:
             return pairs
         if self.body and not has_type:
