@@ -11,13 +11,17 @@ and `{api_base_url}todo/<ids>/` (GET, POST/PUT: create or update, DELETE), where
 `<ids>` is one id or several separated by commas. `{api_base_url}manifest.json`
 lists the registered APIs and `{api_base_url}openapi.json` describes them in
 OpenAPI 3.1. Owner-only fields (`owner_only()`, or pydantic's `exclude=True`)
-are stored but never sent back. The user-facing guide is docs/autoapi.rst.
+are stored but never sent back; read-only fields (`read_only()`) are never
+taken from clients. `authorize(action, item)` decides who may do what; by
+default anyone may do anything, as in 0.4, and `register_api` warns about it.
+The user-facing guide is docs/autoapi.rst.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import weakref
 from collections.abc import Callable
@@ -29,9 +33,10 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from .config import ConfigError
-from .errors import BadRequest
+from .errors import BadRequest, RequestTooLarge
+from .fields import input_keys, owner_only, owner_only_fields, read_only, read_only_fields
 from .handlers import JSONMessageHandler, to_json
-from .queryset.base import AbstractQueryset, FourOhFourException, Status
+from .queryset.base import AbstractQueryset, ConflictException, FourOhFourException, Status
 from .request import Request, parse_json
 from .response import Response
 
@@ -39,27 +44,18 @@ if TYPE_CHECKING:
     from .app import Brubeck
 
 OPENAPI_VERSION = "3.1.0"
+log = logging.getLogger("brubeck.autoapi")
+
+#: What `authorize(action, item)` may be asked.
+ACTIONS = ("list", "read", "create", "update", "delete")
+#: Items on a page of a list when neither the API nor the app says (`autoapi_page_size`).
+DEFAULT_PAGE_SIZE = 100
+#: Most items one request may write, name or get when neither says (`autoapi_max_items`).
+DEFAULT_MAX_ITEMS = 1000
+_MAX_COUNT_DIGITS = 18  # offsets and limits fit SQLite's 64-bit integers
 
 
 # -- models -------------------------------------------------------------------------
-
-def owner_only(default: Any = ..., **kwargs: Any) -> Any:
-    """A field that is stored but never sent back (a password hash, say).
-
-    Plain pydantic underneath, `Field(exclude=True)` marked `writeOnly` in its
-    JSON schema, so models need not import this module to get the same effect.
-    """
-    extra = {**(kwargs.pop("json_schema_extra", None) or {}), "writeOnly": True}
-    return Field(default, exclude=True, json_schema_extra=extra, **kwargs)
-
-
-@cache
-def owner_only_fields(model: type[BaseModel]) -> frozenset[str]:
-    """Fields kept out of output: `exclude=True`, or marked `writeOnly` in the schema."""
-    return frozenset(name for name, field in model.model_fields.items()
-                     if field.exclude is True or (isinstance(field.json_schema_extra, dict)
-                                                  and field.json_schema_extra.get("writeOnly")))
-
 
 class APIModel(BaseModel):
     """A convenient base: an `id` that is a fresh UUID unless the client gives one."""
@@ -83,8 +79,13 @@ class _Invalid(Exception):
         self.errors = errors
 
 
+class _Refused(Exception):
+    """`authorize` said no."""
+
+
 def _answers_api_errors(verb: Callable[..., Response]) -> Callable[..., Response]:
-    """A missing id is a 404 and invalid input a 400 with its errors, not a server error."""
+    """Missing ids (404), invalid input (400), refusals (401/403) and taken ids (409)
+    are answers to the client, not server errors."""
     @wraps(verb)
     def answering(self: AutoAPIBase, *args: Any, **kwargs: Any) -> Response:
         try:
@@ -93,6 +94,10 @@ def _answers_api_errors(verb: Callable[..., Response]) -> Callable[..., Response
             return self.render_error(self._NOT_FOUND)
         except _Invalid as invalid:
             return self.invalid(invalid.errors)
+        except _Refused:
+            return self.refuse()
+        except ConflictException as conflict:
+            return self.conflict(conflict.ids)
     return answering
 
 
@@ -103,57 +108,137 @@ class AutoAPIBase(JSONMessageHandler):
 
     Replies are Brubeck's JSON payload (`status_code`, `status_msg`, `timestamp`)
     with the items under `data`; a reply about several ids adds `multistatus`,
-    one `{id, status, href}` per id. Several ids with different outcomes answer
-    207. Invalid input answers 400 with `errors` and writes nothing.
+    one `{id, status, href}` per id, and a list adds `paging`. Several ids with
+    different outcomes answer 207. Invalid input answers 400 with `errors`, a
+    refusal 401 or 403, a POST of a taken id 409; none of them writes anything.
     """
 
     model: ClassVar[type[BaseModel]]
     queries: ClassVar[AbstractQueryset]
 
+    #: Items on a page of a list without `limit=` (None: the app's `autoapi_page_size`, else 100).
+    page_size: ClassVar[int | None] = None
+    #: Most items one request may write, name in its URL or list: 413 past it
+    #: (None: the app's `autoapi_max_items`, else 1000).
+    max_items: ClassVar[int | None] = None
+    #: Whether users log in by cookie, so that a form-encoded write (which any site
+    #: can make a browser send, cookie included) must carry the XSRF token. None:
+    #: when `authorize` is overridden. JSON writes never need it: a browser sends
+    #: JSON across sites only after a CORS preflight that Brubeck does not answer.
+    cookie_auth: ClassVar[bool | None] = None
+
     MULTIPLE_ITEM_SEP = ","
     _PAYLOAD_DATA = "data"
     _PAYLOAD_MULTISTATUS = "multistatus"
     _PAYLOAD_ERRORS = "errors"
+    _PAYLOAD_PAGING = "paging"
+    _PAYLOAD_CONFLICTS = "conflicts"
 
     #: The collection URL (`/todo/`); set on the class `register_api` routes.
     url = "/"
+
+    # -- the hooks to override ------------------------------------------------------
+
+    def authorize(self, action: str, item: BaseModel | None) -> bool:
+        """May this request do `action` ('list', 'read', 'create', 'update', 'delete')?
+
+        Asked first with `item` None (may this client do that at all?), then for
+        each item: the stored one to read, update or delete, the new one to create.
+        A list shows only the items `authorize('read', item)` allows. False
+        answers 401 without a `current_user`, else 403, and nothing is written;
+        raise `HTTPError` to answer otherwise (404 to hide that an item exists).
+        The default allows everything, as 0.4 did: `register_api` warns about it.
+        """
+        return True
+
+    def server_values(self, action: str, stored: BaseModel | None) -> dict[str, Any]:
+        """Values the server gives read-only fields on 'create' or 'update' (of `stored`).
+
+        Fields not named keep their stored value on update, their default on create.
+        """
+        return {}
+
+    @property
+    def page_limit(self) -> int:
+        size = self.page_size or getattr(self.application, "autoapi_page_size",
+                                         DEFAULT_PAGE_SIZE)
+        return min(size, self.item_limit)
+
+    @property
+    def item_limit(self) -> int:
+        return self.max_items or getattr(self.application, "autoapi_max_items",
+                                         DEFAULT_MAX_ITEMS)
 
     # -- verbs --------------------------------------------------------------------
 
     @_answers_api_errors
     def get(self, ids: str | None = None) -> Response:
-        """No ids: every item. One id: that item or 404. Several: those found."""
+        """No ids: a page of items. One id: that item or 404. Several: those found."""
         if ids is None:
-            return self._reply_list(self.queries.read_all())
+            self._allow("list")
+            offset, limit = self._paging()
+            page = self.queries.read_page(offset, limit)
+            shown = [status for status in page if self.authorize("read", status[1])]
+            return self._reply_list(shown, offset, limit, more=len(page) == limit)
+        self._allow("read")
         keys = self._parse_ids(ids)
         if len(keys) == 1:
-            return self._reply_one(self.queries.read_one(keys[0]))
-        return self._reply_many(self.queries.read_many(keys))
+            status = self.queries.read_one(keys[0])
+            self._allow("read", status[1])
+            return self._reply_one(status)
+        statuses = self.queries.read_many(keys)
+        self._allow_found("read", statuses)
+        return self._reply_many(statuses)
 
     @_answers_api_errors
     def post(self, ids: str | None = None) -> Response:
-        """Create (an id is made when none is given) or, at an item URL, create or update."""
-        return self._write(ids, ids_required=False)
+        """To the collection: create (409 if an id is taken). To item URLs: create or update."""
+        return self._write(ids, ids_required=False, create_only=ids is None)
 
     @_answers_api_errors
     def put(self, ids: str | None = None) -> Response:
         """Create or update items that carry their ids (in the body or the URL)."""
-        return self._write(ids, ids_required=True)
+        return self._write(ids, ids_required=True, create_only=False)
 
     @_answers_api_errors
     def delete(self, ids: str | None = None) -> Response:
         """Delete the ids in the URL, answering with what was deleted."""
+        self._allow("delete")
         if ids is None:
             raise BadRequest("Name the ids to delete in the URL")
         keys = self._parse_ids(ids)
+        self._allow_found("delete", self.queries.read_many(keys))
         if len(keys) == 1:
             return self._reply_one(self.queries.destroy_one(keys[0]))
         return self._reply_many(self.queries.destroy_many(keys))
+
+    # -- refusals -------------------------------------------------------------------
 
     def invalid(self, errors: list[dict[str, Any]]) -> Response:
         """400 listing what was wrong, field by field (item by item for a list)."""
         return self.render_error(self._FAILED_CODE, error_handler=lambda: (
             self.add_to_payload(self._PAYLOAD_ERRORS, errors)))
+
+    def refuse(self) -> Response:
+        """401 without a `current_user` (the handler's `auth_error()` if it has one), else 403."""
+        if getattr(self, "current_user", None) is None:
+            hook = getattr(self, "auth_error", None)
+            return hook() if hook is not None else self.render_error(self._AUTH_FAILURE)
+        return self.render_error(self._FORBIDDEN)
+
+    def conflict(self, ids: list[Any]) -> Response:
+        """409 naming the ids a create found taken; PUT is the way to replace an item."""
+        return self.render_error(409, error_handler=lambda: self.add_to_payload(
+            self._PAYLOAD_CONFLICTS, [str(iid) for iid in ids]))
+
+    def _allow(self, action: str, item: BaseModel | None = None) -> None:
+        if not self.authorize(action, item):
+            raise _Refused(action)
+
+    def _allow_found(self, action: str, statuses: list[Status]) -> None:
+        for _, item in statuses:
+            if isinstance(item, BaseModel):
+                self._allow(action, item)
 
     # -- input ----------------------------------------------------------------------
 
@@ -164,20 +249,40 @@ class AutoAPIBase(JSONMessageHandler):
         if content_type == "application/json" or content_type.endswith("+json"):
             data = message.json
         else:
+            if self._form_writes_need_xsrf():
+                self.check_xsrf_cookie()
             field = self.get_argument("data")
             data = parse_json(field, message.limits.json_body) if field else None
         if data is None:
             raise BadRequest("Send the item(s) as a JSON body or as JSON in a data= field")
         if isinstance(data, dict) or (
                 isinstance(data, list) and data and all(isinstance(d, dict) for d in data)):
+            self._check_count(1 if isinstance(data, dict) else len(data))
             return data
         raise BadRequest("The body must be an object or a non-empty list of objects")
 
+    def _form_writes_need_xsrf(self) -> bool:
+        if getattr(self.application, "xsrf_cookies", False):
+            return False  # the handler checked every unsafe method already
+        cookie_auth = type(self).cookie_auth
+        return _overrides_authorize(type(self)) if cookie_auth is None else cookie_auth
+
+    def _check_count(self, count: int) -> None:
+        if count > self.item_limit:
+            raise RequestTooLarge(f"At most {self.item_limit} items per request")
+
+    def _paging(self) -> tuple[int, int]:
+        offset = _count(self.get_argument("offset"), "offset", 0, minimum=0)
+        limit = _count(self.get_argument("limit"), "limit", self.page_limit, minimum=1)
+        return offset, min(limit, self.item_limit)
+
     def _parse_ids(self, ids: str) -> list[Any]:
         """The URL's ids as the model's id type; any malformed one is a 400."""
+        texts = ids.split(self.MULTIPLE_ITEM_SEP)
+        self._check_count(len(texts))
         adapter = _id_adapter(self.model, self.queries.api_id)
         keys, errors = [], []
-        for index, text in enumerate(ids.split(self.MULTIPLE_ITEM_SEP)):
+        for index, text in enumerate(texts):
             try:
                 keys.append(adapter.validate_python(text))
             except ValidationError as err:
@@ -185,6 +290,38 @@ class AutoAPIBase(JSONMessageHandler):
         if errors:
             raise _Invalid(errors)
         return keys
+
+    def _body_ids(self, raws: list[dict[str, Any]]) -> list[Any]:
+        """Each item's id as sent, or None (absent or malformed: validation says which)."""
+        adapter = _id_adapter(self.model, self.queries.api_id)
+        names = input_keys(self.model, self.queries.api_id)
+        keys: list[Any] = []
+        for raw in raws:
+            sent = next((raw[name] for name in names if raw.get(name) is not None), None)
+            try:
+                keys.append(None if sent is None else adapter.validate_python(sent))
+            except ValidationError:
+                keys.append(None)
+        return keys
+
+    def _client_fields(self, raw: dict[str, Any], stored: BaseModel | None, action: str
+                       ) -> dict[str, Any]:
+        """What the client may set, over what it may not: read-only fields from the
+        store (or the server), owner-only ones it left out from the store."""
+        model = self.model
+        protected = read_only_fields(model)
+        merged = {key: value for key, value in raw.items()
+                  if not any(key in input_keys(model, name) for name in protected)}
+        if stored is not None:
+            for name in owner_only_fields(model) | protected:
+                keys = input_keys(model, name)
+                if name in protected or not keys & raw.keys():
+                    merged[_input_key(model, name)] = getattr(stored, name)
+        for name, value in self.server_values(action, stored).items():
+            if name not in protected:
+                raise ValueError(f"server_values() may set read-only fields only, not {name!r}")
+            merged[_input_key(model, name)] = value
+        return merged
 
     def _validate(self, raws: list[dict[str, Any]], url_ids: list[Any] | None,
                   ids_required: bool) -> list[BaseModel]:
@@ -215,20 +352,49 @@ class AutoAPIBase(JSONMessageHandler):
             raise _Invalid(errors[0]["errors"] if len(raws) == 1 else errors)
         return items
 
-    def _write(self, ids: str | None, ids_required: bool) -> Response:
+    def _write(self, ids: str | None, ids_required: bool, create_only: bool) -> Response:
+        """Authorize, merge with what is stored, validate, then write all or nothing."""
+        if not (self.authorize("create", None) or
+                (not create_only and self.authorize("update", None))):
+            raise _Refused("write")
         url_ids = self._parse_ids(ids) if ids is not None else None
         body = self._body()
         raws = body if isinstance(body, list) else [body]
         if url_ids is not None and len(url_ids) != len(raws):
             raise BadRequest(f"The URL names {len(url_ids)} id(s) but the body holds "
                              f"{len(raws)} item(s)")
-        items = self._validate(raws, url_ids, ids_required)
+        if create_only:
+            stored: list[BaseModel | None] = [None] * len(raws)
+        else:
+            keys = url_ids if url_ids is not None else self._body_ids(raws)
+            found = dict(zip((str(k) for k in keys if k is not None), self._read_items(
+                [k for k in keys if k is not None]), strict=True))
+            stored = [found.get(str(key)) if key is not None else None for key in keys]
+        actions = ["create" if old is None else "update" for old in stored]
+        for action in set(actions):
+            self._allow(action)
+        for old in stored:
+            if old is not None:
+                self._allow("update", old)
+        merged = [self._client_fields(raw, old, action)
+                  for raw, old, action in zip(raws, stored, actions, strict=True)]
+        items = self._validate(merged, url_ids, ids_required)
+        for item, action in zip(items, actions, strict=True):
+            if action == "create":
+                self._allow("create", item)
+        if create_only:
+            statuses = self.queries.insert_many(items)
+        else:
+            statuses = self.queries.update_many(items)
         if isinstance(body, dict):
-            return self._reply_one(self.queries.create_one(items[0]) if url_ids is None
-                                   else self.queries.update_one(items[0]))
-        statuses = (self.queries.create_many(items) if url_ids is None
-                    else self.queries.update_many(items))
+            return self._reply_one(statuses[0])
         return self._reply_many(statuses)
+
+    def _read_items(self, keys: list[Any]) -> list[BaseModel | None]:
+        if not keys:
+            return []
+        return [item if status == AbstractQueryset.MSG_OK else None
+                for status, item in self.queries.read_many(keys)]
 
     # -- output ---------------------------------------------------------------------
 
@@ -252,8 +418,12 @@ class AutoAPIBase(JSONMessageHandler):
         self.add_to_payload(self._PAYLOAD_DATA, self.present(item))
         return self.render(status_code=self._HTTP_STATUS[crud_status])
 
-    def _reply_list(self, statuses: list[Status]) -> Response:
+    def _reply_list(self, statuses: list[Status], offset: int, limit: int,
+                    more: bool) -> Response:
         self.add_to_payload(self._PAYLOAD_DATA, [self.present(item) for _, item in statuses])
+        following = f"{self.url}?offset={offset + limit}&limit={limit}" if more else None
+        self.add_to_payload(self._PAYLOAD_PAGING,
+                            {"offset": offset, "limit": limit, "next": following})
         return self.render(status_code=self._SUCCESS_CODE)
 
     def _reply_many(self, statuses: list[Status]) -> Response:
@@ -272,6 +442,30 @@ class AutoAPIBase(JSONMessageHandler):
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _count(text: str | None, name: str, default: int, minimum: int) -> int:
+    """A whole number from the query string (`offset`, `limit`), or 400 saying why not."""
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_COUNT_DIGITS or \
+            int(text) < minimum:
+        raise BadRequest(f"{name} must be a whole number of at least {minimum}")
+    return int(text)
+
+
+def _overrides_authorize(api: type[AutoAPIBase]) -> bool:
+    return api.authorize is not AutoAPIBase.authorize
+
+
+def _input_key(model: type[BaseModel], name: str) -> str:
+    """The key validation reads field `name` from (its validation alias when a string)."""
+    field = model.model_fields[name]
+    alias = field.validation_alias
+    if isinstance(alias, str):
+        return alias
+    choices = [c for c in getattr(alias, "choices", ()) if isinstance(c, str)]
+    return choices[0] if choices else field.alias or name
 
 
 @cache
@@ -348,6 +542,10 @@ def register_api(app: Brubeck, api_class: type[AutoAPIBase], prefix: str | None 
     routed = type(api_class.__name__, (api_class,), {"url": root + "/",
                                                     "__module__": api_class.__module__})
     registry.add(routed)
+    if not _overrides_authorize(routed):
+        log.warning("%s at %s lets anyone create, update and delete its items (0.4's "
+                    "AutoAPI): override authorize() to require a login", api_class.__name__,
+                    routed.url)
     app.add_route_rule(f"^{re.escape(root)}(?:/(?P<ids>[^/]+))?/?$", routed)
     return routed
 
@@ -414,14 +612,29 @@ _SHARED_SCHEMAS: dict[str, Any] = {
         **_envelope()["properties"],
         "errors": {"type": "array", "items": {"type": "object"},
                    "description": "Field errors; for a list body, one entry per invalid "
-                                  "item with its `index`."}}},
+                                  "item with its `index`."},
+        "conflicts": {"type": "array", "items": {"type": "string"},
+                      "description": "409: the ids already taken."}}},
+    "Paging": {
+        "type": "object",
+        "description": "Where this page of a list starts, its size, and the next page's URL "
+                       "(null after the last). A page may hold fewer items than `limit` "
+                       "when some are not this client's to read.",
+        "properties": {"offset": {"type": "integer"}, "limit": {"type": "integer"},
+                       "next": {"type": ["string", "null"]}},
+        "required": ["offset", "limit", "next"],
+    },
 }
 
 _ERRORS = {
-    "400": "Malformed JSON, a malformed id, or invalid items (nothing was written)",
+    "400": "Malformed JSON, a malformed id, bad paging, or invalid items (nothing was written)",
+    "401": "No user is logged in, and authorize() wants one",
+    "403": "This user may not do this, or a form-encoded write lacks the XSRF token",
     "404": "No item has this id",
-    "413": "The body is over the JSON size limit",
+    "409": "An id is already taken: POST to the collection only creates (nothing was written)",
+    "413": "The body is over the JSON size limit, or holds or names more items than max_items",
 }
+_REFUSALS = ("401", "403")
 
 
 def _error_responses(*codes: str) -> dict[str, Any]:
@@ -436,11 +649,15 @@ def _operations(name: str, item_in: dict, item_out: dict) -> dict[str, dict[str,
         **_json_content(one_or_many_in),
         "application/x-www-form-urlencoded": {"schema": {
             "type": "object", "required": ["data"],
-            "properties": {"data": {"type": "string", "description": "the JSON body, as text"}},
+            "properties": {"data": {"type": "string", "description": "the JSON body, as text"},
+                           "_xsrf": {"type": "string", "description":
+                                     "the XSRF token, when the API's users log in by cookie"}},
         }},
     }}
     many = _json_content(_envelope({"type": "array", "items": item_out}))
     either = _json_content(_envelope({"oneOf": [item_out, {"type": "array", "items": item_out}]}))
+    page = _envelope({"type": "array", "items": item_out})
+    page["properties"]["paging"] = _ref("Paging")
     written = {
         "200": {"description": "Updated", "content": either},
         "201": {"description": "Created", "content": either},
@@ -449,36 +666,48 @@ def _operations(name: str, item_in: dict, item_out: dict) -> dict[str, dict[str,
     }
     ids = {"name": "ids", "in": "path", "required": True, "schema": {"type": "string"},
            "description": "One id, or several separated by commas"}
+    paging = [
+        {"name": "offset", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "default": 0},
+         "description": "Items to skip"},
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1},
+         "description": "Items on the page (default and cap set by the server)"},
+    ]
     collection = {
-        "get": {"operationId": f"list_{name}", "summary": f"Every {name}",
-                "responses": {"200": {"description": "The items", "content": many}}},
+        "get": {"operationId": f"list_{name}", "summary": f"A page of {name} items",
+                "parameters": paging,
+                "responses": {"200": {"description": "The items this client may read",
+                                      "content": _json_content(page)},
+                              **_error_responses("400", *_REFUSALS)}},
         "post": {"operationId": f"create_{name}",
                  "summary": f"Create one {name} or a list (ids are made when not given)",
                  "requestBody": body,
-                 "responses": {**written, **_error_responses("400", "413")}},
+                 "responses": {"201": written["201"],
+                               **_error_responses("400", *_REFUSALS, "409", "413")}},
         "put": {"operationId": f"put_{name}_list",
                 "summary": f"Create or update a list of {name} items, each with its id",
                 "requestBody": body,
-                "responses": {**written, **_error_responses("400", "413")}},
+                "responses": {**written, **_error_responses("400", *_REFUSALS, "413")}},
     }
     items = {
         "parameters": [ids],
         "get": {"operationId": f"read_{name}", "summary": f"Read {name} items by id",
                 "responses": {"200": {"description": "Found", "content": either},
                               "207": {"description": "Some ids found", "content": many},
-                              **_error_responses("400", "404")}},
+                              **_error_responses("400", *_REFUSALS, "404", "413")}},
         "post": {"operationId": f"write_{name}",
                  "summary": f"Create or update the {name} items with these ids",
                  "requestBody": body,
-                 "responses": {**written, **_error_responses("400", "413")}},
+                 "responses": {**written, **_error_responses("400", *_REFUSALS, "413")}},
         "put": {"operationId": f"put_{name}",
                 "summary": f"Create or update the {name} items with these ids",
                 "requestBody": body,
-                "responses": {**written, **_error_responses("400", "413")}},
+                "responses": {**written, **_error_responses("400", *_REFUSALS, "413")}},
         "delete": {"operationId": f"delete_{name}", "summary": f"Delete {name} items by id",
                    "responses": {"200": {"description": "Deleted", "content": either},
                                  "207": {"description": "Some ids deleted", "content": many},
-                                 **_error_responses("400", "404")}},
+                                 **_error_responses("400", *_REFUSALS, "404", "413")}},
     }
     return {"collection": collection, "items": items}
 
@@ -512,6 +741,6 @@ def openapi_document(apis: dict[str, type[AutoAPIBase]], title: str = ApiRegistr
     }
 
 
-__all__ = ["APIModel", "ApiRegistry", "AutoAPIBase", "FourOhFourException", "api_registry",
-           "openapi_document", "owner_only", "owner_only_fields", "public_schema",
-           "register_api"]
+__all__ = ["ACTIONS", "APIModel", "ApiRegistry", "AutoAPIBase", "ConflictException",
+           "FourOhFourException", "api_registry", "openapi_document", "owner_only",
+           "owner_only_fields", "public_schema", "read_only", "read_only_fields", "register_api"]
