@@ -4,9 +4,12 @@ gevent.pywsgi and eventlet.wsgi read request heads leniently, and differently:
 pywsgi takes the first of two Content-Lengths and lets Content-Length ride along
 with Transfer-Encoding; both take duplicates; both treat any Transfer-Encoding
 but exactly ``chunked`` as no body at all, so the body is parsed as the next
-request (request smuggling). The backends' handler subclasses read the head
-through `HeadReader` and call `check_head`, so the same bytes get the same
-status on either server. See docs/limits.rst for the table.
+request (request smuggling); their chunked decoders differ too (eventlet takes
+``0x5``, ``+5``, bare LFs and junk after chunk data). The backends' handler
+subclasses check the request line with `check_request_line`, read the head
+through `head_lines` and call `check_head`, and read chunked bodies through
+`ChunkedBody`, so the same bytes get the same status on either server. See
+docs/limits.rst for the table.
 """
 
 from __future__ import annotations
@@ -53,6 +56,26 @@ def read_request_line(rfile: IO[bytes], limit: int) -> bytes:
     return line
 
 
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+#: RFC 9112 section 3: method SP request-target SP HTTP-version CRLF, single spaces.
+#: The target may hold raw bytes over 0x7f: the app refuses those with a 400 of its own.
+_REQUEST_LINE = re.compile(_TOKEN + rb" [\x21-\x7e\x80-\xff]+ (HTTP/[0-9]\.[0-9])\r\n")
+_VERSIONS = (b"HTTP/1.0", b"HTTP/1.1")
+
+
+def check_request_line(line: bytes) -> None:
+    """Refuse a request line that a whitespace-splitting parser would read leniently.
+
+    Both servers split on any whitespace (``GET\\x0b/x``), take a bare LF, and
+    accept versions they do not speak; the same bytes must mean the same to all.
+    """
+    match = _REQUEST_LINE.fullmatch(line)
+    if match is None:
+        raise Refusal(400, "Malformed request line: send METHOD SP target SP HTTP/1.1 CRLF")
+    if match[1] not in _VERSIONS:
+        raise Refusal(505, "Only HTTP/1.0 and HTTP/1.1 are supported")
+
+
 # http.client.parse_headers refuses a line over 64 KiB and a 100th line
 # (counting the blank one that ends the head).
 _STDLIB_MAX_LINE = 65536
@@ -62,13 +85,14 @@ def head_lines(rfile: IO[bytes], limits: Limits) -> Iterator[bytes]:
     """The head's header lines (CRLF included), checked; stops at the blank line.
 
     Refuses what a lenient parser would misread: too many or too large lines
-    (431), obsolete folding, and bare CR or NUL inside a line (400). A line cut
-    short by the client going away is yielded last, without its newline.
+    (431), obsolete folding, a line ended by a bare LF, and bare CR or NUL inside
+    a line (400). A line cut short by the client going away is yielded last,
+    without its newline.
     """
     left, count = limits.header_bytes, 0
     while True:
         line = rfile.readline(min(left, _STDLIB_MAX_LINE) + 1)
-        if line == b"\r\n" or line == b"\n" or not line:
+        if line == b"\r\n" or not line:
             return
         left -= len(line)
         if left < 0:
@@ -81,10 +105,11 @@ def head_lines(rfile: IO[bytes], limits: Limits) -> Iterator[bytes]:
         count += 1
         if count > limits.header_count:
             raise Refusal(431, "Too many request headers")
+        if line[-2:-1] != b"\r":
+            raise Refusal(400, "Header line ended by a bare LF: end lines with CRLF")
         if line[0] in b" \t":
             raise Refusal(400, "Obsolete header line folding")
-        end = -2 if line[-2:-1] == b"\r" else -1
-        if b"\r" in line[:end] or b"\0" in line[:end]:
+        if b"\r" in line[:-2] or b"\0" in line[:-2]:
             raise Refusal(400, "Control character in header")
         yield line
 
@@ -203,17 +228,35 @@ class HeadReader:
         return pending
 
 
-def check_head(headers: Any, lines: int, limits: Limits) -> None:
+#: More digits than any body we would take; bounds the int() of client text.
+MAX_LENGTH_DIGITS = 19
+
+
+def parse_content_length(text: str) -> int | None:
+    """A Content-Length value as a number, or None unless it is 1 to 19 ASCII digits.
+
+    ``str.isdigit`` and ``int`` take non-ASCII digits, signs and ``_``; ``int``
+    of 5000 digits raises instead of returning.
+    """
+    if not text or len(text) > MAX_LENGTH_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def check_head(headers: Any, lines: int, limits: Limits, version: str = "HTTP/1.1") -> None:
     """Refuse ambiguous framing and oversized bodies, from parsed `headers` (an HTTPMessage).
 
     `lines` is `HeadReader.count`: fewer parsed fields than lines means the
     parser dropped some (a line without a colon, a space before the colon).
+    `version` is the request line's: HTTP/1.0 has no Transfer-Encoding.
     """
     if len(headers) != lines:
         raise Refusal(400, "Malformed header line")
     lengths = headers.get_all("content-length")
     codings = headers.get_all("transfer-encoding")
     if codings:
+        if version == "HTTP/1.0":
+            raise Refusal(400, "Transfer-Encoding in an HTTP/1.0 request: send Content-Length")
         if lengths:
             raise Refusal(400, "Content-Length with Transfer-Encoding")
         if len(codings) > 1 or codings[0].strip(" \t").lower() != "chunked":
@@ -223,29 +266,185 @@ def check_head(headers: Any, lines: int, limits: Limits) -> None:
         return
     if len(lengths) > 1:
         raise Refusal(400, "Duplicate Content-Length")
-    text = lengths[0].strip(" \t")
-    if not (text.isascii() and text.isdigit()):
+    length = parse_content_length(lengths[0].strip(" \t"))
+    if length is None:
         raise Refusal(400, "Invalid Content-Length")
-    if int(text) > limits.body:
+    if length > limits.body:
         raise Refusal(413, f"Request body over {limits.body} bytes")
 
 
-class LineBound:
-    """A body stream's file whose unbounded `readline()` reads at most 8 KiB.
+#: A chunk-size line, extensions and CRLF included; longer is a 400.
+MAX_CHUNK_LINE = 4 * 1024
 
-    eventlet reads chunk-size lines and trailers with a bare `readline()`: a
-    client sending bytes without a newline would grow it without end.
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+_EXTENSION = (rb"(?:[ \t]*;[ \t]*" + _TOKEN
+              + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|" + _QUOTED + rb"))?)*")
+#: RFC 9112 section 7.1: chunk-size [ chunk-ext ] CRLF, the size at most 16 hex digits.
+_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})" + _EXTENSION + rb"\r\n")
+#: A trailer field: what `head_lines` and `HeadFields` take in a head.
+_TRAILER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:[^\r\n\0]*\r\n")
+
+_SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+
+
+class ChunkedDecoder:
+    """A chunked request body decoded strictly, without I/O (RFC 9112 section 7.1).
+
+    Feed it bytes; it returns body bytes and how many input bytes it used, and
+    never uses a byte past the body's end (the next request starts there).
+    Framing errors raise `Refusal`: 400 for a malformed or over-long line, 413
+    once the declared sizes exceed `limits.body` (before their data arrives),
+    431 for a trailer section over `limits.header_bytes` or `header_count`.
+    Each input byte is looked at a bounded number of times.
     """
 
-    __slots__ = ("_rfile", "read")
-    MAX_LINE = 8 * 1024
+    __slots__ = ("_state", "_line", "_left", "_crlf", "_total", "_limit", "_trailer_bytes",
+                 "_trailer_count", "_max_trailers")
 
-    def __init__(self, rfile: Any) -> None:
+    def __init__(self, limits: Limits) -> None:
+        self._state = _SIZE
+        self._line = bytearray()
+        self._left = 0  # data bytes of the current chunk still to come
+        self._crlf = 0  # bytes of the CRLF after chunk data seen so far
+        self._total = 0
+        self._limit = limits.body
+        self._trailer_bytes = limits.header_bytes
+        self._trailer_count = 0
+        self._max_trailers = limits.header_count
+
+    @property
+    def done(self) -> bool:
+        """The whole body, trailers and final CRLF included, has been fed."""
+        return self._state == _DONE
+
+    @property
+    def data_left(self) -> int:
+        """Body bytes the decoder takes next as they are (the current chunk's rest)."""
+        return self._left
+
+    def feed(self, data: bytes, size: int = -1) -> tuple[bytes, int]:
+        """Decode the front of `data`: (up to `size` body bytes, input bytes used)."""
+        out: list[bytes] = []
+        pos, end, wanted = 0, len(data), size
+        while pos < end and self._state != _DONE:
+            state = self._state
+            if state == _DATA:
+                take = min(self._left, end - pos)
+                if wanted >= 0:
+                    if not wanted:
+                        break
+                    take = min(take, wanted)
+                    wanted -= take
+                out.append(data[pos:pos + take])
+                pos += take
+                self._left -= take
+                if not self._left:
+                    self._state = _DATA_END
+            elif state == _DATA_END:
+                for byte in data[pos:pos + 2 - self._crlf]:
+                    if byte != b"\r\n"[self._crlf]:
+                        raise Refusal(400, "Chunk data not followed by CRLF")
+                    self._crlf += 1
+                    pos += 1
+                if self._crlf == 2:
+                    self._crlf = 0
+                    self._state = _SIZE
+            else:
+                pos = self._take_line(data, pos, end)
+        return b"".join(out), pos
+
+    def _take_line(self, data: bytes, pos: int, end: int) -> int:
+        """Gather a size or trailer line; act on it once its LF is in."""
+        line = self._line
+        if self._state == _SIZE:
+            room = MAX_CHUNK_LINE - len(line)
+        else:  # the empty line that ends the trailers always fits
+            room = max(self._trailer_bytes, 2) - len(line)
+        newline = data.find(b"\n", pos, pos + room)
+        if newline < 0:
+            if end - pos >= room:
+                if self._state == _SIZE:
+                    raise Refusal(400, f"Chunk size line over {MAX_CHUNK_LINE} bytes")
+                raise Refusal(431, "Request trailers too large")
+            line += data[pos:end]
+            return end
+        line += data[pos:newline + 1]
+        complete = bytes(line)
+        line.clear()
+        if self._state == _SIZE:
+            self._size_line(complete)
+        else:
+            self._trailer_line(complete)
+        return newline + 1
+
+    def _size_line(self, line: bytes) -> None:
+        match = _CHUNK_LINE.fullmatch(line)
+        if match is None:
+            raise Refusal(400, "Malformed chunk size line: send 1*HEXDIG [;ext] CRLF")
+        size = int(match[1], 16)
+        self._total += size
+        if self._total > self._limit:
+            raise Refusal(413, f"Request body over {self._limit} bytes")
+        self._left = size
+        self._state = _DATA if size else _TRAILER
+
+    def _trailer_line(self, line: bytes) -> None:
+        if line == b"\r\n":
+            self._state = _DONE
+            return
+        self._trailer_bytes -= len(line)
+        self._trailer_count += 1
+        if self._trailer_bytes < 0 or self._trailer_count > self._max_trailers:
+            raise Refusal(431, "Request trailers too large")
+        if _TRAILER_LINE.fullmatch(line) is None:
+            raise Refusal(400, "Malformed trailer line")
+
+
+class ChunkedBody:
+    """A chunked request body read through `ChunkedDecoder` from the connection's file.
+
+    `rfile` is buffered (it has `peek`): line bytes are peeked and only what the
+    decoder used is consumed, so the next request's bytes stay in the buffer.
+    Both servers' wsgi.input classes read chunked bodies through this.
+    """
+
+    __slots__ = ("_rfile", "_decoder")
+
+    def __init__(self, rfile: Any, limits: Limits) -> None:
         self._rfile = rfile
-        self.read = rfile.read
+        self._decoder = ChunkedDecoder(limits)
 
-    def readline(self, size: int = -1) -> bytes:
-        return self._rfile.readline(size if 0 <= size <= self.MAX_LINE else self.MAX_LINE)
+    @property
+    def done(self) -> bool:
+        return self._decoder.done
+
+    def read(self, size: int | None = -1, line: bool = False) -> bytes:
+        """Up to `size` body bytes (all if negative); with `line`, stop after a LF."""
+        size = -1 if size is None else size
+        decoder, rfile = self._decoder, self._rfile
+        out = bytearray()
+        while not decoder.done and (size < 0 or len(out) < size):
+            wanted = size - len(out) if size >= 0 else -1
+            left = decoder.data_left
+            if left and not line:  # chunk data: read it as it is, no copy through peek
+                piece = rfile.read1(left if wanted < 0 else min(left, wanted))
+                if not piece:
+                    raise Refusal(400, "Chunked body cut short")
+                out += decoder.feed(piece, wanted)[0]
+                continue
+            piece = rfile.peek(1)
+            if not piece:
+                raise Refusal(400, "Chunked body cut short")
+            if left:  # line mode: up to the first LF in this chunk's data
+                newline = piece.find(b"\n", 0, left)
+                if newline >= 0:
+                    piece = piece[:newline + 1]
+            data, used = decoder.feed(piece, wanted)
+            rfile.read(used)
+            out += data
+            if line and data.endswith(b"\n"):
+                break
+        return bytes(out)
 
 
 def starts_request(rfile: Any) -> bool:

@@ -25,8 +25,10 @@ class Limits:
     multipart_parts: int = 1000      # -> 413
     multipart_files: int = 100       # -> 413
     form_fields: int = 1000          # -> 400
-    header_timeout: float = 20.0     # first byte of a request to the end of its head -> 408
+    header_timeout: float = 20.0     # accept (or the previous response) to the end of the
+    #                                  head -> 408; closed quietly if no byte came at all
     read_timeout: float = 30.0       # any one read from the client (keep-alive, body) -> close/408
+    connections: int = 1000          # open connections per WSGI server; more wait in the backlog
 
     @classmethod
     def from_config(cls, value: Limits | dict[str, Any] | None) -> Limits:

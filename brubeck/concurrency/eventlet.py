@@ -17,8 +17,16 @@ with warnings.catch_warnings():  # its multi-line deprecation banner; we log one
     import eventlet.tpool
     import eventlet.wsgi
 
-from ..errors import reason_phrase
-from ..http_checks import HeadReader, LineBound, Refusal, check_head, head_timeout, starts_request
+from ..errors import loggable, reason_phrase
+from ..http_checks import (
+    ChunkedBody,
+    HeadReader,
+    Refusal,
+    check_head,
+    check_request_line,
+    head_timeout,
+    starts_request,
+)
 from ..limits import DEFAULT_LIMITS, Limits
 
 name = "eventlet"
@@ -90,6 +98,27 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(attr)
 
 
+class _ChunkedInput(eventlet.wsgi.Input):
+    """eventlet's body stream with its chunked decoder replaced by Brubeck's strict one."""
+
+    def __init__(self, stream: eventlet.wsgi.Input, limits: Limits) -> None:
+        super().__init__(stream.rfile, None, stream._sock, wfile=stream.wfile,
+                         wfile_line=stream.wfile_line, chunked_input=True)
+        self.body = ChunkedBody(stream.rfile, limits)
+
+    def _chunked_read(self, rfile: Any, length: int | None = None,
+                      use_readline: bool = False) -> bytes:
+        if self.should_send_hundred_continue:
+            self.send_hundred_continue_response()
+            self.is_hundred_continue_response_sent = True
+        return self.body.read(length, use_readline)
+
+    def discard(self, buffer_size: int = 0) -> None:
+        """Never read a body the app left: where the next request starts is unknown."""
+        if not self.body.done:
+            raise eventlet.wsgi.ChunkReadError("unread chunked body")  # eventlet then closes
+
+
 class _Protocol(eventlet.wsgi.HttpProtocol):
     """eventlet's protocol holding Brubeck's line: limits, timeouts, unambiguous framing.
 
@@ -109,13 +138,16 @@ class _Protocol(eventlet.wsgi.HttpProtocol):
         self._header_timeout = limits.header_timeout
 
     def handle_one_request(self) -> None:
-        if not starts_request(self.rfile):
-            self.close_connection = 1
-            return
+        # The head timer runs from accept (or the previous response): a client that
+        # connects and sends nothing holds its connection no longer than one that trickles.
+        self.raw_requestline = b""
         timer = self._head_timer
         timer.seconds = self._header_timeout
         timer.start()
         try:
+            if not starts_request(self.rfile):  # closed, idle, or timed out before a byte
+                self.close_connection = 1
+                return
             super().handle_one_request()
         except Refusal as refusal:  # the head timer, while reading the request line
             self._refuse(refusal)
@@ -127,9 +159,10 @@ class _Protocol(eventlet.wsgi.HttpProtocol):
         reader = HeadReader(getattr(outer, "fp", outer), self.limits)
         self.rfile = reader
         try:
+            check_request_line(self.raw_requestline)
             if not super().parse_request():
                 return False
-            check_head(self.headers, reader.count, self.limits)
+            check_head(self.headers, reader.count, self.limits, self.request_version)
             return True
         except Refusal as refusal:
             self._refuse(refusal)
@@ -144,7 +177,8 @@ class _Protocol(eventlet.wsgi.HttpProtocol):
         if "content-type" not in self.headers:  # eventlet fills in email's 'text/plain'
             del environ["CONTENT_TYPE"]
         stream = environ["wsgi.input"]
-        stream.rfile = LineBound(stream.rfile)
+        if stream.chunked_input:
+            environ["wsgi.input"] = environ["eventlet.input"] = _ChunkedInput(stream, self.limits)
         return environ
 
     def handle_one_response(self) -> None:
@@ -171,10 +205,16 @@ class _Protocol(eventlet.wsgi.HttpProtocol):
         self._refuse(Refusal(code, message or reason_phrase(code)))
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib's name)
-        log.debug("%s " + format, self.client_address, *args)
+        """The stdlib's lines hold client text (the request line): escaped."""
+        try:
+            text = format % args
+        except (TypeError, ValueError):
+            text = f"{format!r} {args!r}"
+        log.debug("%s %s", self.client_address, loggable(text))
 
     def _refuse(self, refusal: Refusal) -> None:
-        log.info("refused %s: %s", self.client_address, refusal)
+        line = self.raw_requestline[:200].decode("latin-1").rstrip("\r\n")
+        log.info("refused %s %s: %s", self.client_address, loggable(line), loggable(refusal))
         self.close_connection = 1
         try:
             self.wfile.write(refusal.response())
@@ -187,11 +227,17 @@ def serve_wsgi(
     app: Callable, host: str = "127.0.0.1", port: int = 6767, sock: socket.socket | None = None,
     limits: Limits | None = None,
 ) -> None:
-    """Serve `app` until the process is told to stop; `limits` default to the app's own."""
+    """Serve `app` until the process is told to stop; `limits` default to the app's own.
+
+    At most `limits.connections` connections are served at once; at the cap the
+    server stops accepting, and new connections wait in the listen backlog until
+    one closes (the head timer bounds how long an idle one can hold its place).
+    """
     limits = limits or getattr(app, "limits", None) or DEFAULT_LIMITS
     protocol = type("_Protocol", (_Protocol,), {"limits": limits})
     listener = sock if sock is not None else eventlet.listen((host, port))
     eventlet.wsgi.server(
         listener, app, protocol=protocol, log=log, log_output=False, debug=False,
         url_length_limit=limits.request_line + 1, socket_timeout=limits.read_timeout,
+        max_size=limits.connections,
     )

@@ -15,10 +15,13 @@ import gevent.pool
 import gevent.queue
 from gevent import pywsgi
 
+from ..errors import loggable
 from ..http_checks import (
+    ChunkedBody,
     HeadFields,
     Refusal,
     check_head,
+    check_request_line,
     head_timeout,
     read_request_line,
     starts_request,
@@ -81,6 +84,23 @@ class _OneWriteHandler(pywsgi.WSGIHandler):
             super().log_request()
 
 
+class _ChunkedInput(pywsgi.Input):
+    """pywsgi's body stream with its chunked decoder replaced by Brubeck's strict one."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, rfile: Any, limits: Limits, socket: Any = None) -> None:
+        super().__init__(rfile, None, socket, chunked_input=True)
+        self.body = ChunkedBody(rfile, limits)
+
+    def _chunked_read(self, length: int | None = None, use_readline: bool = False) -> bytes:
+        self._send_100_continue()
+        return self.body.read(length, use_readline)
+
+    def _discard(self) -> None:
+        """Never read a body the app left: `run_application` closes the connection instead."""
+
+
 class _Handler(_OneWriteHandler):
     """pywsgi's handler holding Brubeck's line: limits, timeouts, unambiguous framing.
 
@@ -96,11 +116,14 @@ class _Handler(_OneWriteHandler):
         super().handle()
 
     def handle_one_request(self) -> Any:
-        if not starts_request(self.rfile):
-            return None
+        # The head timer runs from accept (or the previous response): a client that
+        # connects and sends nothing holds its connection no longer than one that trickles.
+        self.requestline = ""
         timer = self._head_timer
         timer.start()
         try:
+            if not starts_request(self.rfile):  # closed, idle, or timed out before a byte
+                return None
             return super().handle_one_request()
         except Refusal as refusal:  # the head timer, or a refusal while reading the line
             return self._refusal(refusal)
@@ -108,15 +131,16 @@ class _Handler(_OneWriteHandler):
             timer.cancel()
 
     def read_requestline(self) -> str:
-        line = read_request_line(self.rfile, self.server.limits.request_line).decode("latin-1")
-        if not line.endswith("\n"):
+        raw = read_request_line(self.rfile, self.server.limits.request_line)
+        if not raw.endswith(b"\n"):
             return ""  # the client went away mid-line: close quietly
-        # pywsgi refuses lines of 8192 chars with their CRLF; the limit counts it.
-        return line.rstrip("\r\n") or line
+        self.requestline = raw.decode("latin-1").rstrip("\r\n")  # for the refusal's log line
+        check_request_line(raw)
+        return self.requestline
 
     def MessageClass(self, fp: Any, *args: Any) -> Any:  # noqa: N802 (pywsgi's name)
         headers = HeadFields.read(fp, self.server.limits)
-        check_head(headers, len(headers), self.server.limits)
+        check_head(headers, len(headers), self.server.limits, self.request_version)
         return headers
 
     def _headers(self) -> Any:
@@ -126,6 +150,12 @@ class _Handler(_OneWriteHandler):
         self._head_timer.cancel()  # the head is in: the app's time is not the client's
         environ = super().get_environ()
         environ["RAW_URI"] = self.path
+        stream = self.wsgi_input
+        if stream.chunked_input:
+            chunked = _ChunkedInput(self.rfile, self.server.limits, stream.socket)
+            if environ["wsgi.input"] is stream:  # not an upgrade, which gets the raw file
+                environ["wsgi.input"] = chunked
+            self.wsgi_input = chunked
         return environ
 
     def run_application(self) -> None:
@@ -133,13 +163,13 @@ class _Handler(_OneWriteHandler):
             super().run_application()
         finally:
             stream = self.wsgi_input
-            if stream is not None and (
-                    self.close_connection or (stream.chunked_input and stream.chunk_length)):
-                # pywsgi would read an unread body to its end, even an endless chunked one,
-                # before closing; closing without reading it is the point of refusing.
-                self.close_connection = True
+            if isinstance(stream, _ChunkedInput):
+                if not stream.body.done:
+                    self.close_connection = True  # where the next request starts is unknown
+            elif stream is not None and self.close_connection:
+                # pywsgi would read an unread body to its end before closing;
+                # closing without reading it is the point of refusing.
                 stream.content_length = stream.position
-                stream.chunked_input = False
 
     def _handle_client_error(self, ex: BaseException) -> Any:
         if isinstance(ex, Refusal):
@@ -149,9 +179,18 @@ class _Handler(_OneWriteHandler):
         return super()._handle_client_error(ex)
 
     def _refusal(self, refusal: Refusal) -> tuple[str, bytes]:
-        log.info("refused %s: %s", self.client_address, refusal)
+        log.info("refused %s %s: %s", self.client_address,
+                 loggable((self.requestline or "")[:200]), loggable(refusal))
         self.close_connection = True
         return str(refusal.status), refusal.response()
+
+    def log_error(self, msg: str, *args: Any) -> None:
+        """pywsgi's error lines hold client text (the request line): escaped, to our log."""
+        try:
+            text = msg % args if args else msg
+        except (TypeError, ValueError):
+            text = f"{msg!r} {args!r}"
+        log.warning("%s: %s", self.client_address, loggable(text))
 
 
 class _Server(pywsgi.WSGIServer):
@@ -168,7 +207,14 @@ def serve_wsgi(
     app: Callable, host: str = "127.0.0.1", port: int = 6767, sock: socket.socket | None = None,
     limits: Limits | None = None,
 ) -> None:
-    """Serve `app` until the process is told to stop; `limits` default to the app's own."""
-    server = _Server(sock if sock is not None else (host, port), app, log=None, error_log=log)
-    server.limits = limits or getattr(app, "limits", None) or DEFAULT_LIMITS
+    """Serve `app` until the process is told to stop; `limits` default to the app's own.
+
+    At most `limits.connections` connections are served at once; at the cap the
+    server stops accepting, and new connections wait in the listen backlog until
+    one closes (the head timer bounds how long an idle one can hold its place).
+    """
+    limits = limits or getattr(app, "limits", None) or DEFAULT_LIMITS
+    server = _Server(sock if sock is not None else (host, port), app, log=None, error_log=log,
+                     spawn=gevent.pool.Pool(limits.connections))
+    server.limits = limits
     server.serve_forever()

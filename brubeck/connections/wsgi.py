@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadRequest, HTTPError, RequestTooLarge
+from ..errors import BadRequest, HTTPError, RequestTooLarge, loggable
+from ..http_checks import Refusal, parse_content_length
 from ..limits import Limits
 from ..request import Headers, Request, check_path, check_percent_encoding
 from ..response import plain_response, wsgi_parts
@@ -40,7 +41,9 @@ def _read(stream: Any, size: int) -> bytes:
         return stream.read(size)
     except TimeoutError:
         raise HTTPError(408, "Request body not received in time") from None
-    except (OSError, ValueError) as error:  # bad chunk framing, early EOF
+    except Refusal as refusal:  # our servers' chunked decoder: 400, 413 or 431
+        raise HTTPError(refusal.status, refusal.reason) from None
+    except (OSError, ValueError) as error:  # another server's chunk framing, early EOF
         raise BadRequest("Malformed request body", log_message=str(error)) from None
 
 
@@ -50,9 +53,9 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
         return b""  # most requests: nothing to read
     stream = environ.get("wsgi.input")
     if length_text:
-        if not (length_text.isascii() and length_text.isdigit()):
+        length = parse_content_length(length_text)
+        if length is None:
             raise BadRequest("Invalid Content-Length")
-        length = int(length_text)
         if length > limit:
             raise RequestTooLarge(f"Body over {limit} bytes")
         if not length or stream is None:
@@ -136,7 +139,8 @@ def wsgi_app(application: Brubeck, environ: dict[str, Any],
     try:
         request = request_from_environ(environ, application.limits)
     except HTTPError as err:
-        log.info("%s %s refused: %s", method, environ.get("PATH_INFO"), err)
+        log.info("%s %s refused: %s", loggable(method), loggable(environ.get("PATH_INFO")),
+                 loggable(err))
         response = plain_response(err.status_code, err.reason, {"Connection": "close"})
     else:
         response = application.handle(request)
