@@ -8,7 +8,7 @@ from typing import Any
 from .base import TemplateNotFound, TemplateRendering, missing_engine
 
 try:
-    from mako.exceptions import TopLevelLookupException
+    from mako.exceptions import TemplateLookupException
     from mako.lookup import TemplateLookup
 except ImportError as error:
     raise missing_engine("mako", "mako") from error
@@ -39,7 +39,7 @@ def render(env: TemplateLookup, name: str, context: dict[str, Any]) -> str:
     """Render through the lookup's cache of compiled templates."""
     try:
         template = env.get_template(name)
-    except TopLevelLookupException as error:
+    except TemplateLookupException as error:  # absent, or a uri that leaves the root
         raise TemplateNotFound(name) from error
     return template.render_unicode(**context)
 
