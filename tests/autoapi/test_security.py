@@ -196,7 +196,8 @@ def test_security_5_openapi_marks_read_only_fields(make):
     document = make().get("/openapi.json").json()
     validate(document)
     schemas = document["components"]["schemas"]
-    props = [s["properties"]["owner"] for s in schemas.values() if "owner" in s.get("properties", {})]
+    props = [schema["properties"]["owner"] for schema in schemas.values()
+             if "owner" in schema.get("properties", {})]
     assert props and all(p.get("readOnly") is True for p in props)
     assert "401" in document["paths"]["/note/"]["post"]["responses"]
     assert "409" in document["paths"]["/note/"]["post"]["responses"]

@@ -1,4 +1,5 @@
-"""examples/todos answers Brubeck 0.4's demo_autoapi curl sequence, as a real process."""
+"""examples/todos answers Brubeck 0.4's demo_autoapi curl sequence after a login, as a real
+process; without the login it answers 401."""
 
 import pytest
 
@@ -17,6 +18,10 @@ def serve(env):
     env = python_env(BRUBECK_CONNECTION=f"wsgi://127.0.0.1:{port}", **env)
     url = f"http://127.0.0.1:{port}"
     return running(["examples/todos/app.py"], url=url + "/todo/", env=env), url
+
+
+def login(client, password="foo"):
+    return client.post("/login", data={"username": "jd", "password": password}).status_code
 
 
 def todo_ids(client):
@@ -40,10 +45,12 @@ def test_the_04_demo_sequence(store_env):
     server, url = serve(store_env)
     with server:
         client = LiveClient(url)
+        assert login(client) == 200
         assert todo_ids(client) == []
         r = client.post(f"/todo/{ONE}/", json={"id": ONE, "text": "Watch more bsg", "order": 1})
         assert r.status_code == 201
-        assert r.json()["data"] == {"id": ONE, "text": "Watch more bsg", "order": 1}
+        assert r.json()["data"] == {"id": ONE, "text": "Watch more bsg", "order": 1,
+                                    "owner": "jd"}
         r = client.post(f"/todo/{TWO}/", json={"id": TWO, "text": "Watch Blade Runner",
                                                "order": 2})
         assert r.status_code == 201
@@ -62,6 +69,28 @@ def test_the_04_demo_sequence(store_env):
         assert client.post(f"/todo/{BAD}/", json=mismatch).status_code == 400
         assert client.get(f"/todo/{TWO}/").status_code == 404
         assert todo_ids(client) == [ONE, THREE, FOUR]
+        r = client.post("/todo/", json={"id": ONE, "text": "Again?"})
+        assert r.status_code == 409
+        client.close()
+
+
+def test_security_5_the_example_requires_a_login(tmp_path):
+    server, url = serve({"TODOS_DATA": str(tmp_path / "data")})
+    with server:
+        client = LiveClient(url)
+        assert client.get("/todo/").status_code == 401
+        assert client.post("/todo/", json={"text": "anonymous"}).status_code == 401
+        assert client.put(f"/todo/{ONE}/", json={"text": "anonymous"}).status_code == 401
+        assert client.delete(f"/todo/{ONE}/").status_code == 401
+        assert login(client, password="wrong") == 401
+        assert login(client) == 200
+        r = client.post("/todo/", json={"text": "mine", "owner": "someone else"})
+        assert (r.status_code, r.json()["data"]["owner"]) == (201, "jd")
+        assert client.post("/todo/", data={"data": '{"text": "a cross-site form"}'}
+                           ).status_code == 403  # no XSRF token
+        assert [item["text"] for item in client.get("/todo/").json()["data"]] == ["mine"]
+        assert client.post("/logout").status_code == 200
+        assert client.get("/todo/").status_code == 401
         client.close()
 
 
@@ -70,12 +99,14 @@ def test_sqlite_data_outlives_a_restart(tmp_path):
     server, url = serve(env)
     with server:
         client = LiveClient(url)
+        assert login(client) == 200
         assert client.post("/todo/", json={"text": "remember me"}).status_code == 201
         client.close()
     assert (tmp_path / "data" / "todos.db").exists()
     server, url = serve(env)
     with server:
         client = LiveClient(url)
+        assert login(client) == 200  # a new cookie secret: a new login
         r = client.get("/todo/")
         assert [item["text"] for item in r.json()["data"]] == ["remember me"]
         client.close()
