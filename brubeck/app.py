@@ -219,6 +219,9 @@ class Brubeck:
                 self._check_host(message)
             response = to_response(self.route_message(message)())
         except HTTPError as err:  # raised while routing or building the handler
+            if err.log_message:
+                log.info("%s %s refused: %s", loggable(message.method), loggable(message.path),
+                         loggable(err.log_message))
             response = self._answer_error(message, err)
         except Exception as err:
             log.exception("%s %s failed outside its handler", loggable(message.method),

@@ -246,3 +246,45 @@ def test_delete_cookies_expires_them(make_client):
     assert sorted(c.split("=")[0] for c in expired) == ["plain", "user"]
     assert all("Max-Age=0" in c for c in expired)
     assert client.get("/cookie").json() == {"user": None, "plain": None}
+
+
+# -- security issue #13 ------------------------------------------------------------------
+
+@pytest.mark.parametrize("odd", ["cart[1]=x", "a b=1", "é=1", "x,y=2", "=nameless",
+                                 'q"=1', "a(b)=c"])
+def test_security_9_delete_cookies_skips_names_it_cannot_express(make_client, odd):
+    """Logout must complete (and expire the session) whatever else the browser holds."""
+    client = make_client(cookie_app())
+    client.post("/cookie", data={"name": "jd"})
+    cookie_header = f"{odd}; user={client.cookies['user']}; plain=hello"
+    response = client.delete("/cookie", headers={"Cookie": cookie_header})
+    assert response.status_code == 204
+    expired = response.headers.get_all("set-cookie")
+    assert sorted(c.split("=")[0] for c in expired) == ["plain", "user"]
+    assert all("Max-Age=0" in c for c in expired)
+
+
+def test_security_9_is_cookie_name():
+    assert cookies.is_cookie_name("session") and cookies.is_cookie_name("_xsrf")
+    for name in ("cart[1]", "", "a b", "é", "a;b", None, "a\n"):
+        assert not cookies.is_cookie_name(name)
+
+
+def test_security_2_plain_get_cookie_still_returns_the_raw_value(make_client):
+    client = make_client(cookie_app())
+    client.put("/cookie", data={"name": "plain", "value": "unsigned"})
+    assert client.get("/cookie").json()["plain"] == "unsigned"
+
+
+def test_security_2_explicit_none_secret_raises_not_reads_raw():
+    from brubeck.request import Request
+
+    handler = CookieHandler(cookie_app(), Request("GET", "/", headers={"Cookie": "user=admin"}))
+    with pytest.raises(cookies.MissingSecret, match="cookie_secret is not set"):
+        handler.get_cookie("user", secret=None)
+    with pytest.raises(cookies.MissingSecret):
+        handler.get_cookie("absent", secret="")
+    with pytest.raises(cookies.MissingSecret):
+        handler.set_cookie("user", "admin", secret=None)
+    assert handler.cookies == {}
+    assert handler.get_cookie("user") == "admin"  # not given: the plain value

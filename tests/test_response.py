@@ -66,3 +66,13 @@ def test_parse_http_keeps_multiple_set_cookie_lines():
 def test_response_subscript_like_04_dict():
     resp = Response("b", 201)
     assert resp["status_code"] == 201 and resp["body"] == b"b"
+
+
+def test_security_16_nosniff_on_every_serialized_response():
+    for response in (Response("x"), Response("", 204), Response("", 304), Response("", 101),
+                     Response("e", 500)):
+        raw = response.to_http("GET")
+        assert raw.count(b"X-Content-Type-Options: nosniff\r\n") == 1
+    own = Response("x", headers={"x-content-type-options": "nosniff"})
+    assert own.to_http().lower().count(b"x-content-type-options") == 1
+    assert http_bytes(Response("x", headers={"X": "a\nb"}), "GET").count(b"nosniff") == 1

@@ -286,3 +286,42 @@ def test_base_handler_renders_errors_of_function_routes(make_client):
     assert client.get("/nowhere").text == "branded 404"
     assert client.get("/f").text == "branded 500"
     assert client.post("/f").text == "branded 405"
+
+
+# -- safe defaults (security issue #13, item 16) -------------------------------------------
+
+NOSNIFF_REQUESTS = [
+    ("GET", "/brubeck", 200), ("HEAD", "/brubeck", 200), ("GET", "/nowhere", 404),
+    ("POST", "/brubeck", 405), ("GET", "/crash", 500), ("GET", "/forbidden", 403),
+    ("GET", "/redirect", 302), ("GET", "/json", 200), ("GET", "/jsoncrash", 500),
+    ("GET", "/fun/ann", 200), ("GET", "/funcrash", 500), ("GET", "/render", 202),
+    ("OPTIONS", "/brubeck", 204), ("OPTIONS", "/deco/x", 204), ("PUT", "/items/7", 200),
+]
+
+
+def test_security_16_nosniff_on_every_response(client):
+    for method, path, status in NOSNIFF_REQUESTS:
+        r = client.request(method, path)
+        assert r.status_code == status, (method, path)
+        assert r.headers.get_all("X-Content-Type-Options") == ["nosniff"], (method, path)
+
+
+def test_security_16_a_handlers_own_nosniff_is_not_doubled(make_client):
+    from brubeck.request_handling import Brubeck, http_response
+
+    app = Brubeck(handler_tuples=[(r"^/own$", lambda application, message: http_response(
+        "x", 200, "OK", {"X-Content-Type-Options": "nosniff"}))])
+    assert make_client(app).get("/own").headers.get_all("X-Content-Type-Options") == \
+        ["nosniff"]
+
+
+def test_security_16_allowed_hosts_refuses_other_hosts(make_client, transport):
+    """Live clients send Host: 127.0.0.1:<port>; the in-process one sends none of its own."""
+    host = {"Host": "127.0.0.1:80"} if transport == "inprocess" else {}
+    refused = make_client(build_app(allowed_hosts=["example.com"])).get("/brubeck",
+                                                                        headers=host)
+    assert refused.status_code == 400 and "Take five" not in refused.text
+    assert refused.headers["X-Content-Type-Options"] == "nosniff"
+    allowed = make_client(build_app(allowed_hosts=["example.com", "127.0.0.1"]))
+    assert allowed.get("/brubeck", headers=host).text == "Take five"
+    assert allowed.get("/fun/ann", headers=host).text == "Take five, ann!"
