@@ -1,4 +1,5 @@
-"""Log in and out with a signed cookie: brubeck.auth, the User model and db_conn on SQLite.
+"""Log in and out with a signed session cookie: brubeck.auth, the User model and db_conn
+on SQLite.
 
     python examples/login/app.py        # then open http://127.0.0.1:6767/ (jd / foo)
 
@@ -6,6 +7,11 @@ The first run creates examples/login/data/ (or $LOGIN_DATA_DIR) holding the
 SQLite database, seeded with one user (jd, password foo or $LOGIN_DEMO_PASSWORD),
 and a random cookie secret (or $LOGIN_COOKIE_SECRET). The same file runs on
 other layers: BRUBECK_CONCURRENCY=eventlet, BRUBECK_CONNECTION=wsgi://HOST:PORT.
+
+Logging out (a POST, with the XSRF token) revokes every session of the user,
+copies of the cookie included; five wrong passwords for one name from one
+client lock that pair out for five minutes (429). Only the hosts in
+$LOGIN_ALLOWED_HOSTS (default 127.0.0.1 and localhost) are answered.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from brubeck import concurrency
 concurrency.select()
 
 from brubeck.auth import (  # noqa: E402
+    LoginThrottle,
     User,
     UserHandlingMixin,
     authenticate,
@@ -33,7 +40,8 @@ from brubeck.connections import WSGIConnection  # noqa: E402
 from brubeck.request_handling import Brubeck, WebMessageHandler  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-COLUMNS = ("username", "email", "password", "is_active", "last_login", "date_joined")
+COLUMNS = ("username", "email", "password", "is_active", "last_login", "date_joined",
+           "session_version")
 
 
 # -- storage: plain SQL on the stdlib's sqlite3 ------------------------------------------
@@ -45,7 +53,11 @@ def open_db(data_dir: Path) -> sqlite3.Connection:
     db = sqlite3.connect(data_dir / "users.sqlite3", check_same_thread=False,
                          isolation_level=None)
     db.execute("CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, email TEXT, "
-               "password TEXT, is_active INTEGER, last_login INTEGER, date_joined INTEGER)")
+               "password TEXT, is_active INTEGER, last_login INTEGER, date_joined INTEGER, "
+               "session_version INTEGER NOT NULL DEFAULT 0)")
+    if "session_version" not in {row[1] for row in db.execute("PRAGMA table_info(users)")}:
+        # A database made before sessions could be revoked.
+        db.execute("ALTER TABLE users ADD COLUMN session_version INTEGER NOT NULL DEFAULT 0")
     if db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0:
         password = os.environ.get("LOGIN_DEMO_PASSWORD", "foo")
         save_user(db, User.create_user("jd", password, email="jd@example.com", is_active=True))
@@ -80,8 +92,8 @@ def cookie_secret(data_dir: Path) -> str:
 
 class BaseHandler(WebMessageHandler, UserHandlingMixin):
     def get_current_user(self) -> User | None:
-        username = self.get_cookie("user", secret=self.application.cookie_secret)
-        return load_user(self.db_conn, username) if isinstance(username, str) else None
+        # None once the user's session_version moved on (logout, password change).
+        return self.session_user(lambda username: load_user(self.db_conn, username))
 
     def page(self, title: str, content: str, status_code: int = 200):
         self.set_body(f"<!doctype html><title>{escape(title)}</title>"
@@ -106,14 +118,22 @@ class LoginHandler(BaseHandler):
     def post(self):
         username = (self.get_argument("username") or "").lower()
         password = self.get_argument("password") or ""
+        throttle, client = self.application.login_throttle, self.message.remote_addr
+        wait = throttle.retry_after(username, client)
+        if wait:  # refused before hashing: guessing costs the guesser, not the server
+            self.headers["Retry-After"] = str(int(wait) + 1)
+            return self.login_form("Too many failed attempts: try again later.",
+                                   status_code=429)
         # Always hash, found or not: the time taken does not tell who has an account.
         user = authenticate(load_user(self.db_conn, username), password)
         if user is None or not user.is_active:
+            throttle.failed(username, client)
             return self.login_form("Wrong username or password.", status_code=401)
+        throttle.succeeded(username, client)
         if needs_rehash(user.password):  # stronger defaults since this hash was made
-            user.set_password(password)
+            user.set_password(password, keep_sessions=True)
         save_user(self.db_conn, user)  # keeps last_login
-        self.set_cookie("user", user.username, secret=self.application.cookie_secret)
+        self.start_session(user)
         return self.redirect(self.get_next_url())
 
     def login_form(self, error: str = "", status_code: int = 200):
@@ -128,17 +148,22 @@ class LoginHandler(BaseHandler):
 
 
 class LogoutHandler(BaseHandler):
-    def get(self):
-        self.delete_cookies()
+    def post(self):
+        """A POST (a link or an image could trigger a GET): ends this session and every
+        copy of it, and the user's other sessions with them."""
+        user = self.current_user
+        if user is not None:
+            user.revoke_sessions()
+            save_user(self.db_conn, user)
+        self.end_session()
         return self.redirect(self.application.login_url)
-
-    post = get
 
 
 def make_app(data_dir: Path | None = None) -> Brubeck:
     data_dir = Path(data_dir or os.environ.get("LOGIN_DATA_DIR") or HERE / "data")
     db = open_db(data_dir)
-    return Brubeck(
+    hosts = os.environ.get("LOGIN_ALLOWED_HOSTS", "127.0.0.1 localhost").split()
+    app = Brubeck(
         msg_conn=WSGIConnection(6767),
         handler_tuples=[(r"^/login$", LoginHandler), (r"^/logout$", LogoutHandler),
                         (r"^/$", HomeHandler)],
@@ -146,7 +171,10 @@ def make_app(data_dir: Path | None = None) -> Brubeck:
         cookie_secret=cookie_secret(data_dir),
         login_url="/login",
         xsrf_cookies=True,
+        allowed_hosts=hosts,
     )
+    app.login_throttle = LoginThrottle(limit=5, window=300)
+    return app
 
 
 if __name__ == "__main__":
