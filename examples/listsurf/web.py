@@ -7,13 +7,21 @@ from typing import Any
 from pydantic import ValidationError
 from store import NewLink
 
-from brubeck.auth import UserHandlingMixin, authenticate, safe_next, web_authenticated
+from brubeck.auth import (
+    LoginThrottle,
+    UserHandlingMixin,
+    authenticate,
+    safe_next,
+    web_authenticated,
+)
 from brubeck.errors import HTTPError
 from brubeck.handlers import WebMessageHandler
 from brubeck.models import User
 from brubeck.templating import Jinja2Rendering
 
-USER_COOKIE = "user"
+#: Five wrong passwords for one name from one client lock that pair out for five minutes
+#: (per process: the pages process is the only one with a login form).
+LOGIN_THROTTLE = LoginThrottle(limit=5, window=300)
 
 
 def field_messages(error: ValidationError) -> list[str]:
@@ -22,24 +30,19 @@ def field_messages(error: ValidationError) -> list[str]:
 
 
 class SessionMixin(UserHandlingMixin):
-    """The logged-in user comes from a signed cookie holding their name."""
+    """The logged-in user comes from the signed session cookie (name, session version, id)."""
 
     application: Any
     db_conn: Any
-    get_cookie: Any
-    set_cookie: Any
-    delete_cookie: Any
 
     def get_current_user(self) -> User | None:
-        name = self.get_cookie(USER_COOKIE, secret=self.application.cookie_secret)
-        return self.db_conn.get_user(name) if isinstance(name, str) else None
+        return self.session_user(self.db_conn.get_user)
 
     def log_in(self, user: User) -> None:
-        self.set_cookie(USER_COOKIE, user.username, secret=self.application.cookie_secret,
-                        path="/")
+        self.start_session(user)
 
     def log_out(self) -> None:
-        self.delete_cookie(USER_COOKIE, path="/")
+        self.end_session()
 
 
 class Page(WebMessageHandler, Jinja2Rendering, SessionMixin):
@@ -81,11 +84,20 @@ class LoginHandler(Page):
     def post(self) -> Any:
         username = self.get_argument("username", "").lower()
         password = self.get_argument("password", "", strip=False)
+        client = self.message.remote_addr
+        wait = LOGIN_THROTTLE.retry_after(username, client)
+        if wait:  # refused before hashing
+            self.headers["Retry-After"] = str(int(wait) + 1)
+            return self.page("login.html", status=429, username=username,
+                             errors=["Too many failed attempts: try again in a few minutes."],
+                             next=self.get_next_url())
         user = authenticate(self.db_conn.get_user(username), password)
         if user is None:
+            LOGIN_THROTTLE.failed(username, client)
             return self.page("login.html", status=403, username=username,
                              errors=["Unknown username or wrong password."],
                              next=self.get_next_url())
+        LOGIN_THROTTLE.succeeded(username, client)
         self.log_in(user)
         return self.redirect(self.get_next_url(), status_code=303)
 
