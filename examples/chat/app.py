@@ -9,11 +9,16 @@ JavaScript the room shows a frame that reloads itself by meta refresh, and that
 reload is itself a long poll, so it returns the moment someone speaks.
 With `--redis URL` any number of worker processes share rooms through Redis
 pub/sub; over Mongrel2, waiting clients are answered with one bulk reply.
+
+`/stats` (pid, memory, waiting clients) is for operators: it answers only
+`Authorization: Bearer TOKEN` with the token in `CHAT_STATS_TOKEN` (16+
+characters); without that variable it is off.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import os
 import sys
@@ -33,6 +38,17 @@ from brubeck.templating import Jinja2Rendering, load_jinja2_env  # noqa: E402
 
 POLL_TIMEOUT = float(os.environ.get("CHAT_POLL_TIMEOUT", "30"))
 NICK_COOKIE = "nick"
+STATS_TOKEN = "CHAT_STATS_TOKEN"
+MIN_TOKEN = 16
+
+
+def stats_token() -> bytes | None:
+    """The operators' token for /stats from the environment; None: /stats is off."""
+    token = os.environ.get(STATS_TOKEN) or None
+    if token is not None and len(token) < MIN_TOKEN:
+        raise SystemExit(f"{STATS_TOKEN} must be at least {MIN_TOKEN} characters "
+                         "(e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
+    return token.encode() if token else None
 
 
 def poll_answer(room: Any, messages: list[dict], reset: bool) -> Response:
@@ -59,7 +75,7 @@ class ChatHandler(WebMessageHandler, Jinja2Rendering):
 
     def since(self) -> int:
         text = self.get_argument("since", "0") or "0"
-        if not text.isdigit() or len(text) > 18:
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:  # '²' is a digit too
             raise HTTPError(400, "since must be a message id")
         return int(text)
 
@@ -171,9 +187,15 @@ def rss_kib() -> int:
 
 
 class StatsHandler(ChatHandler):
-    """Who is waiting where, in this worker: for operators and the tests."""
+    """Who is waiting where, in this worker: for operators (with the token) and the tests."""
 
     def get(self) -> Any:
+        token = self.application.stats_token
+        if token is None:
+            raise HTTPError(403, f"/stats is off: set {STATS_TOKEN} to turn it on")
+        given = self.message.headers.get("authorization", "").encode("utf-8", "replace")
+        if not hmac.compare_digest(given, b"Bearer " + token):
+            raise HTTPError(403, f"/stats needs Authorization: Bearer <{STATS_TOKEN}>")
         replier = getattr(self.application, "bulk_replier", None)
         stats = {"worker": os.getpid(), "bus": self.bus.name, "rss_kib": rss_kib(),
                  "waiting": {name: room.waiting for name, room in self.bus.rooms.items()},
@@ -209,6 +231,7 @@ def make_app(redis_url: str | None = None, msg_conn: Any = None) -> Brubeck:
     app = Brubeck(msg_conn=msg_conn, handler_tuples=ROUTES, base_handler=ChatHandler,
                   template_loader=template_loader,
                   request_timeout=POLL_TIMEOUT + 30)
+    app.stats_token = stats_token()
     app.db_conn = bus = open_bus(redis_url)
     bus.start()
     connection = adopt(app.msg_conn)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import secrets
 import time
 
 import pytest
@@ -32,11 +33,13 @@ from .conftest import (
 
 POLL_TIMEOUT = 25  # seconds a long poll sleeps when nothing happens (30 by default)
 CLIENTS = 300
+STATS_TOKEN = secrets.token_urlsafe()  # /stats answers only the operators' token
 
 
 def stats(url: str) -> dict | None:
     try:
-        status, body = http_json(url + "/stats", timeout=2)
+        status, body = http_json(url + "/stats", timeout=2,
+                                 headers={"Authorization": f"Bearer {STATS_TOKEN}"})
     except OSError:
         return None
     return body if status == 200 else None
@@ -67,7 +70,7 @@ def chat(mode: str, tmp_path):
     """The chat in `mode`: 'wsgi' (one process) or 'mongrel2' (2 workers + Redis)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = app_env(CHAT_POLL_TIMEOUT=str(POLL_TIMEOUT))
+    env = app_env(CHAT_POLL_TIMEOUT=str(POLL_TIMEOUT), CHAT_STATS_TOKEN=STATS_TOKEN)
     if mode == "wsgi":
         with running(["examples/chat/app.py", "--port", str(port)], env=env,
                      timeout=30) as proc:
@@ -86,6 +89,15 @@ def chat(mode: str, tmp_path):
 @pytest.fixture(params=["wsgi", "mongrel2"])
 def mode(request):
     return request.param
+
+
+def test_security_15_stats_refuse_a_client_without_the_token(mode, tmp_path):
+    """Pid and memory of a worker are for operators, also from a real server."""
+    with chat(mode, tmp_path) as (url, _, _):
+        assert http_json(url + "/stats", timeout=5)[0] == 403
+        assert http_json(url + "/stats", timeout=5,
+                         headers={"Authorization": "Bearer nope"})[0] == 403
+        assert stats(url)["worker"] > 0
 
 
 def say(driver, nick: str, text: str) -> float:

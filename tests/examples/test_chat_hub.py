@@ -75,3 +75,38 @@ def test_redis_carries_messages_between_workers_in_order(tmp_path, monkeypatch):
         finally:
             one.stop()
             two.stop()
+
+
+@pytest.mark.parametrize("since", ["\u00b2", "\u0661", "1\u00b2", "\uff11"])
+def test_security_15_non_ascii_digits_in_since_are_400_not_500(chat_module, since):
+    client = TestClient(chat_module.make_app())
+    assert client.get("/rooms/r/poll", params={"since": since}).status_code == 400
+    assert client.get("/rooms/r/feed", params={"since": since}).status_code == 400
+
+
+TOKEN = "a-stats-token-of-32-characters!!"
+
+
+def test_security_15_stats_are_off_without_a_configured_token(chat_module, monkeypatch):
+    monkeypatch.delenv("CHAT_STATS_TOKEN", raising=False)
+    client = TestClient(chat_module.make_app())
+    reply = client.get("/stats")
+    assert reply.status_code == 403 and "rss_kib" not in reply.text
+    assert "CHAT_STATS_TOKEN" in reply.text  # says how to turn it on
+
+
+def test_security_15_stats_need_the_token(chat_module, monkeypatch):
+    monkeypatch.setenv("CHAT_STATS_TOKEN", TOKEN)
+    client = TestClient(chat_module.make_app())
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
+                    {"Authorization": f"Bearer {TOKEN}x"}, {"X-Forwarded-For": "127.0.0.1"}):
+        reply = client.get("/stats", headers=headers)
+        assert reply.status_code == 403 and "rss_kib" not in reply.text, headers
+    reply = client.get("/stats", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 200 and set(reply.json()) >= {"worker", "rss_kib"}
+
+
+def test_security_15_a_short_stats_token_refuses_to_start(chat_module, monkeypatch):
+    monkeypatch.setenv("CHAT_STATS_TOKEN", "short")
+    with pytest.raises(SystemExit, match="at least 16"):
+        chat_module.make_app()

@@ -11,6 +11,7 @@ import contextlib
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -86,6 +87,10 @@ def test_a_person_signs_up_saves_a_link_and_logs_out(mode, tmp_path, browser):
         driver.find_element(By.ID, "save").click()
         wait.until(EC.text_to_be_present_in_element((By.ID, "links"), "The Zen of Python"))
         driver.get(url + "/links/new")
+        bookmarklet = driver.find_element(By.ID, "bookmarklet").get_attribute("href")
+        assert urllib.parse.unquote(bookmarklet) == (  # the page's origin, no header's
+            f'javascript:location.href="{url}/links/new?url="+encodeURIComponent(location.href)'
+            "+'&title='+encodeURIComponent(document.title)")
         fill(driver, url="https://mongrel2.org/", title="Mongrel2 web server", tags="servers")
         driver.find_element(By.ID, "save").click()
         wait.until(EC.text_to_be_present_in_element((By.ID, "links"), "Mongrel2 web server"))
@@ -190,3 +195,16 @@ def test_pages_and_api_processes_set_up_one_database_at_once(tmp_path):
         for proc in procs:
             _, err = proc.communicate(timeout=30)
             assert proc.returncode == 0, err.decode()
+
+
+def test_security_15_bookmarklet_never_takes_the_host_header():
+    """A forged Host once landed inside the page's `javascript:` link; the template now
+    builds the link in script from the page's own location, so no header reaches it."""
+    from brubeck.templating import load_jinja2_env
+
+    env = load_jinja2_env(str(ROOT / "examples" / "listsurf" / "templates"))()
+    forged = "evil.example'+alert(document.cookie)+'"
+    page = env.get_template("new.html").render(host=forged, url="", title="", tags="",
+                                               xsrf_field="", user=None, errors=[])
+    assert "evil.example" not in page
+    assert 'href="/links/new"' in page and "location.origin" in page
