@@ -60,11 +60,10 @@ class Todo(APIModel):
 
 
 class LoggedIn(UserHandlingMixin):
-    """The user named by the signed `user` cookie, if they still exist."""
+    """The user of the signed session cookie, unless they logged out since."""
 
     def get_current_user(self):
-        name = self.get_cookie("user", secret=self.application.cookie_secret)
-        return USERS.get(name) if isinstance(name, str) else None
+        return self.session_user(USERS.get)
 
 
 class Login(JSONMessageHandler, LoggedIn):
@@ -73,14 +72,16 @@ class Login(JSONMessageHandler, LoggedIn):
                             self.get_argument("password") or "")
         if user is None:
             return self.render(status_code=401)
-        self.set_cookie("user", user.username, secret=self.application.cookie_secret)
+        self.start_session(user)
         self.add_to_payload("user", user.username)
         return self.render(status_code=200)
 
 
 class Logout(JSONMessageHandler, LoggedIn):
     def post(self):
-        self.delete_cookie("user")
+        if self.current_user is not None:
+            self.current_user.revoke_sessions()  # every copy of the cookie, not just this one
+        self.end_session()
         return self.render(status_code=200)
 
 
