@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
+from .connections import mongrel2_wire as wire
 from .limits import Limits, MiB
 
 CONFIG_NAME = "m2.conf"
@@ -28,7 +29,8 @@ MAX_BUFFER = 32 * 1024
 
 
 def _quote(value: str) -> str:
-    if any(c in value for c in "'\\\n\r"):
+    """A config string literal; quotes, backslashes and control characters are refused."""
+    if any(c in "'\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise ValueError(f"cannot put {value!r} in a Mongrel2 config")
     return f"'{value}'"
 
@@ -60,6 +62,10 @@ class Mongrel2Config:
         self.chroot = Path(self.chroot).resolve()
         if self.protocol not in ("tnetstring", "json"):
             raise ValueError("protocol must be 'tnetstring' or 'json'")
+        # Mongrel2 reads a reply's sender as letters, digits and '-' only: any other
+        # send_ident would make every reply unreadable to it (clients would hang).
+        wire.sender_text(self.sender_id)
+        wire.UploadStore(self.upload_store)  # absolute, ending in XXXXXX for mkstemp
 
     @property
     def settings(self) -> dict[str, int | str]:

@@ -31,6 +31,7 @@ from . import tnetstring
 UPLOAD_START = "x-mongrel2-upload-start"
 UPLOAD_DONE = "x-mongrel2-upload-done"
 MAX_TARGETS = 128  # Mongrel2's limits.handler_targets: connection ids per reply
+UPLOAD_EXAMPLE = "/tmp/mongrel2.upload.XXXXXX"
 # What Mongrel2's reply parser (src/handler_parser.rl) reads as a sender and as one
 # target. Anything else in a reply frame would be misread: a space or comma in an
 # id adds or cuts targets, "X " turns the frame into a control message.
@@ -205,6 +206,16 @@ class UploadStore:
 
     template: str  # e.g. /tmp/mongrel2.upload.XXXXXX
     chroot: str | None = None
+
+    def __post_init__(self) -> None:
+        # mkstemp needs the X's; without them every upload would share one name,
+        # and a relative path would depend on the worker's directory.
+        if not self.template.startswith("/") or not self.template.endswith("XXXXXX") \
+                or "\0" in self.template:
+            raise ValueError(f"upload_store must be Mongrel2's absolute upload.temp_store"
+                             f" ending in XXXXXX (e.g. {UPLOAD_EXAMPLE}), not {self.template!r}")
+        if self.chroot is not None and not os.path.isabs(self.chroot):
+            raise ValueError(f"chroot must be an absolute path, not {self.chroot!r}")
 
     def _outside(self, path: str) -> Path:
         base = Path(self.chroot or "/")

@@ -287,6 +287,29 @@ def test_security_16_logged_paths_and_reasons_have_control_characters_escaped(ca
     assert all("\n" not in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("template", ["tmp/m.XXXXXX", "/tmp/m.upload", "/tmp/m.XXX",
+                                      "/tmp/m.XXXXXX\0"])
+def test_security_16_upload_store_must_be_an_absolute_mkstemp_template(template):
+    with pytest.raises(ValueError, match="XXXXXX"):
+        Mongrel2Connection("tcp://127.0.0.1:1", "tcp://127.0.0.1:2", upload_store=template)
+
+
+def test_security_16_upload_chroot_must_be_absolute():
+    with pytest.raises(ValueError, match="absolute"):
+        wire.UploadStore("/tmp/m.XXXXXX", "relative/dir")
+
+
+@pytest.mark.parametrize("options", [{"sender_id": "a b"}, {"sender_id": "caf\u00e9"},
+                                     {"sender_id": "a.b"}, {"upload_store": "/tmp/nox"},
+                                     {"host_name": "local\x00host"},
+                                     {"pull_addr": "tcp://127.0.0.1:1\t"}])
+def test_security_16_config_refuses_what_mongrel2_would_misread(tmp_path, options):
+    from brubeck.mongrel2_config import Mongrel2Config
+
+    with pytest.raises(ValueError):
+        Mongrel2Config(tmp_path, **options).render()
+
+
 def test_reply_many_serializes_once_groups_by_sender_and_marks_answered():
     from brubeck.request import Request
 
