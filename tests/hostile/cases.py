@@ -49,6 +49,21 @@ def _target_of_length(total: int) -> str:
     return "/brubeck?p=" + "a" * (total - fixed)
 
 
+_CHUNKED = head(["Transfer-Encoding: chunked"], "POST", "/echo")
+#: Chunk framing that eventlet's decoder used to take and gevent's refused (or both took).
+_CHUNK_NEAR_MISSES = [
+    ("0x prefix", b"0x5\r\nhello\r\n0\r\n\r\n"),
+    ("plus sign", b"+5\r\nhello\r\n0\r\n\r\n"),
+    ("underscore", b"0_5\r\nhello\r\n0\r\n\r\n"),
+    ("spaces around the size", b" 5 \r\nhello\r\n0\r\n\r\n"),
+    ("bare LF after the size", b"5\nhello\r\n0\r\n\r\n"),
+    ("junk after chunk data", b"5\r\nhelloXX\r\n0\r\n\r\n"),
+    ("8 KiB extension", b"5;" + b"a" * 8192 + b"\r\nhello\r\n0\r\n\r\n"),
+    ("8 KiB extension hiding a request",
+     b"5;" + b"a" * 8185 + b"\r\nGET /crash HTTP/1.1\r\n\r\nhello\r\n0\r\n\r\n"),
+    ("bare LF in an extension", b"5;a\nb\r\nhello\r\n0\r\n\r\n"),
+    ("malformed trailer", b"5\r\nhello\r\n0\r\nX-A\r\n\r\n"),
+]
 _FILES_100 = multipart(files=L.multipart_files)
 _FILES_101 = multipart(files=L.multipart_files + 1)
 _PARTS_1001 = multipart(fields=L.multipart_parts + 1)
@@ -96,6 +111,31 @@ CASES: list[Case] = [
          413),
     Case("bad chunk size", head(["Transfer-Encoding: chunked"], "POST", "/echo")
          + b"zz\r\nabc\r\n0\r\n\r\n", 400),
+    *[Case(f"chunk framing: {name}", _CHUNKED + body, 400) for name, body in _CHUNK_NEAR_MISSES],
+    Case("chunk size over 10 MiB, no data sent", _CHUNKED + b"%x\r\n" % (L.body + 1), 413),
+    Case("chunked body in an HTTP/1.0 request",
+         _CHUNKED.replace(b"HTTP/1.1", b"HTTP/1.0") + b"5\r\nhello\r\n0\r\n\r\n", 400, True),
+    Case("Content-Length of 5000 digits", head(["Content-Length: " + "1" * 5000], "POST",
+                                               "/echo"), 400, True),
+    Case("Content-Length of 20 digits", head(["Content-Length: " + "0" * 19 + "1"], "POST",
+                                             "/echo") + b"a", 400, True),
+    Case("Content-Length of a non-ASCII digit", head(["Content-Length: \u00b2"], "POST",
+                                                    "/echo") + b"abc", 400, True),
+    # -- request line and head framing -----------------------------------------------------
+    Case("vertical tab between method and target", b"GET\x0b/brubeck HTTP/1.1\r\n\r\n",
+         400, True),
+    Case("form feed between target and version", b"GET /brubeck\x0cHTTP/1.1\r\n\r\n",
+         400, True),
+    Case("tab between method and target", b"GET\t/brubeck HTTP/1.1\r\n\r\n", 400, True),
+    Case("two spaces after the method", b"GET  /brubeck HTTP/1.1\r\n\r\n", 400, True),
+    Case("request line ended by a bare LF", b"GET /brubeck HTTP/1.1\nHost: x\r\n\r\n",
+         400, True),
+    Case("header line ended by a bare LF", b"GET /brubeck HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n",
+         400, True),
+    Case("head ended by a bare LF", b"GET /brubeck HTTP/1.1\r\nHost: x\r\n\n", 400, True),
+    Case("all bare LFs", b"GET /brubeck HTTP/1.1\nHost: x\n\n", 400, True),
+    Case("HTTP/2.0 request line", b"GET /brubeck HTTP/2.0\r\nHost: x\r\n\r\n", 505, True),
+    Case("HTTP/1.2 request line", b"GET /brubeck HTTP/1.2\r\nHost: x\r\n\r\n", 505, True),
     Case("body shorter than Content-Length",
          head(["Content-Length: 10"], "POST", "/echo") + b"abc", 400, shutdown=True),
     # -- targets --------------------------------------------------------------------------
@@ -176,6 +216,21 @@ BEHIND_MONGREL2: dict[str, Expected] = {
     "bad chunk size": Expected(411),
     # Mongrel2 waits for the rest of the body and closes when the client half-closes.
     "body shorter than Content-Length": Expected(None, MONGREL2, True),
+    # Chunk framing Mongrel2's own chunked parser rejects: it closes without a reply;
+    # what it forwards, Brubeck answers 411 as for any chunked body.
+    **{f"chunk framing: {name}": Expected(411) for name, _ in _CHUNK_NEAR_MISSES},
+    **{f"chunk framing: {name}": Expected(None, MONGREL2, True)
+       for name in ("junk after chunk data", "8 KiB extension",
+                    "8 KiB extension hiding a request")},
+    "chunk size over 10 MiB, no data sent": Expected(None, MONGREL2, True),
+    "chunked body in an HTTP/1.0 request": Expected(411, closes=True),
+    # Mongrel2 parses the head and takes bare LFs; Brubeck only sees its parsed fields,
+    # and Mongrel2 is the only parser on that path (no second reading to disagree with).
+    **{name: Expected(200) for name in ("request line ended by a bare LF",
+                                        "header line ended by a bare LF",
+                                        "head ended by a bare LF", "all bare LFs")},
+    "HTTP/2.0 request line": Expected(400, MONGREL2, True),
+    "HTTP/1.2 request line": Expected(400, MONGREL2, True),
 }
 
 # Cases that only make sense behind Mongrel2 (it serves /static/ and spools uploads).
