@@ -59,6 +59,7 @@ def read_only_fields(model: type[BaseModel]) -> frozenset[str]:
                      if _marked(field, "readOnly"))
 
 
+@cache
 def input_keys(model: type[BaseModel], name: str) -> frozenset[str]:
     """Every key under which input may carry field `name`: its name and its aliases."""
     field = model.model_fields[name]
