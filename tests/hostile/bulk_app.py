@@ -55,6 +55,7 @@ class HeldSQLite(SQLiteQueryset):
 class ItemsAPI(AutoAPIBase):
     queries = HeldSQLite(os.environ.get("BULK_DB", ":memory:"), name="items")
     model = Item
+    max_items = 5000  # the kill test writes one 5000-item batch
 
 
 register_api(app, ItemsAPI, "/items")

@@ -96,7 +96,8 @@ def test_sigkill_mid_bulk_write_leaves_all_or_nothing(tmp_path, kind, hold):
             with rawhttp.connect(port, timeout=30) as sock:
                 sock.sendall(raw_request("POST", items(BATCH, "batch")))
                 deadline = time.monotonic() + 30
-                while not mark.exists() and time.monotonic() < deadline:
+                # The app creates the file, then writes it: wait for the text itself.
+                while time.monotonic() < deadline and not (mark.exists() and mark.read_text()):
                     time.sleep(0.005)
                 assert mark.read_text() == str(hold), "the write never reached the hold"
                 proc.send_signal(signal.SIGKILL)
