@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -93,8 +94,10 @@ def problems(wheel: Path, sdist: Path, expected: list[str]) -> list[str]:
 def run(*args: str | Path, **options) -> subprocess.CompletedProcess:
     """Run a command; on failure, show what it said and stop."""
     if VERBOSE:
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         print(f"package check: {time.monotonic() - STARTED:5.1f}s "
-              f"{' '.join(str(a) for a in args)[:160]}", file=sys.stderr)
+              f"(cpu {cpu.ru_utime + cpu.ru_stime:4.1f}s) "
+              f"{' '.join(str(a) for a in args)[:120]}", file=sys.stderr)
     done = subprocess.run([str(a) for a in args], capture_output=True, text=True, **options)
     if done.returncode != 0:
         sys.exit(f"failed ({done.returncode}): {' '.join(map(str, args))}\n"
@@ -106,9 +109,8 @@ def venv(path: Path, pin: list[str], *requirements: str) -> Path:
     """A fresh venv (no system site-packages) holding `requirements`; returns its python."""
     run(sys.executable, "-m", "venv", "--without-pip", path)
     python = path / "bin" / "python"
-    run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-compile", *pin,
-        *requirements,
-        env=clean_env())
+    run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-compile",
+        "--only-binary=:all:", *pin, *requirements, env=clean_env())
     return python
 
 
