@@ -1,10 +1,21 @@
 """Request parsing: arguments, JSON, cookies, multipart; bad input is a 4xx."""
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brubeck.errors import BadRequest, HTTPError, RequestTooLarge
 from brubeck.limits import Limits
-from brubeck.request import Headers, Request, decode_path, parse_cookie_header, parse_json
+from brubeck.request import (
+    Headers,
+    Request,
+    decode_path,
+    json_depth_over,
+    parse_cookie_header,
+    parse_json,
+)
 from brubeck.testing import encode_body
 
 
@@ -88,3 +99,101 @@ def test_decode_path():
     assert decode_path("/caf%C3%A9") == "/café"
     with pytest.raises(BadRequest):
         decode_path("/%ff")
+
+
+def multipart_field(content_type_line: bytes, value: bytes = b"caf\xe9") -> Request:
+    body = (b'--b\r\nContent-Disposition: form-data; name="a"\r\n' + content_type_line
+            + b"\r\n\r\n" + value + b"\r\n--b--\r\n")
+    return make("POST", body=body, content_type="multipart/form-data; boundary=b")
+
+
+@pytest.mark.parametrize("charset", [
+    "bogus", '"bogus"', "rot13", "hex", "zlib", "base64", "punycode", "idna", "undefined",
+    "x" * 300, ".", '"utf-8\x00"', '"bo gus"', '"utf-8\r"',
+])
+def test_security_10_multipart_unsupported_charset_is_400(charset):
+    request = multipart_field(b"Content-Type: text/plain; charset=" + charset.encode())
+    with pytest.raises(BadRequest) as info:
+        request.arguments
+    assert info.value.status_code == 400
+    assert "charset" in info.value.reason and "UTF-8" in info.value.reason
+    assert charset.strip('"')[:20] not in info.value.reason  # not echoed to the client
+
+
+@pytest.mark.parametrize(("charset", "value", "text"), [
+    ("latin-1", b"caf\xe9", "café"), ("ISO-8859-1", b"caf\xe9", "café"),
+    ("utf-8", b"caf\xc3\xa9", "café"), ('"utf-8"', b"caf\xc3\xa9", "café"),
+    ("cp1252", b"\x80", "€"), ("utf-16-le", "é".encode("utf-16-le"), "é"),
+])
+def test_security_10_multipart_known_charsets_decode(charset, value, text):
+    request = multipart_field(b"Content-Type: text/plain; charset=" + charset.encode(), value)
+    assert request.get_argument("a") == text
+
+
+def test_security_10_multipart_field_invalid_in_its_charset_is_400():
+    for line, value in [(b"", b"\xff"), (b"Content-Type: text/plain; charset=ascii", b"\xe9"),
+                        (b"Content-Type: text/plain; charset=utf-16", b"\x00\xd8")]:
+        with pytest.raises(BadRequest) as info:
+            multipart_field(line, value).arguments
+        assert info.value.status_code == 400
+
+
+def test_multipart_keeps_field_order_names_and_file_defaults():
+    body, ctype = encode_body({"a": ["1", "2"], "b": "3"}, None,
+                              {"f": ("x.bin", b"\x00\r\n--b"), "g": ("y.txt", b"y", "text/plain")})
+    request = make("POST", body=body, content_type=ctype)
+    assert request.body_arguments == {"a": ["1", "2"], "b": ["3"]}
+    assert request.files["f"] == [{"filename": "x.bin", "body": b"\x00\r\n--b",
+                                   "content_type": "application/octet-stream"}]
+    assert request.files["g"][0]["content_type"] == "text/plain"
+
+
+@pytest.mark.parametrize("body", [
+    b"", b"--b\r\n", b"junk--b\r\n", b"--b\r\nContent-Disposition: attachment\r\n\r\nx\r\n--b--",
+    b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nx',  # no closing boundary
+    b'--b\r\nContent-Disposition: form-data; name="a"\r\nX: ' + b"x" * 5000 + b"\r\n\r\nx\r\n--b--",
+])
+def test_malformed_multipart_is_4xx(body):
+    with pytest.raises(HTTPError) as info:
+        make("POST", body=body, content_type="multipart/form-data; boundary=b").arguments
+    assert info.value.status_code in (400, 413)
+
+
+def test_multipart_part_limit_is_413():
+    part = b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n'
+    request = make("POST", body=part * 6 + b"--b--\r\n",
+                   content_type="multipart/form-data; boundary=b", limits=Limits(multipart_parts=5))
+    with pytest.raises(RequestTooLarge):
+        request.arguments
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\n,:é', max_size=8),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(alphabet='[]{}"\\a', max_size=4), inner, max_size=3),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json_values, limit=st.integers(0, 12), indent=st.sampled_from([None, 1]))
+def test_security_1_json_depth_scan_agrees_with_real_depth(value, limit, indent):
+    text = json.dumps(value, indent=indent, ensure_ascii=False).encode()
+    assert json_depth_over(text, limit) == (_depth(value) > limit)
+
+
+def test_security_1_json_depth_scan_reads_strings_as_json_does():
+    # Escaped backslashes before a quote: the quote ends the string, brackets after count.
+    assert json_depth_over(b'["\\\\\\\\", [[[1]]]]', 3)
+    assert not json_depth_over(b'["\\\\\\"[[[[", [1]]', 3)
+    assert not json_depth_over(b'["[[[[[[[[", "]]]]"]', 2)
+    assert json_depth_over(b"[" * 101 + b"]" * 101, 100)
+    assert not json_depth_over(b"[]" * 101 + b'"' + b'\\"' * 1000, 100)
