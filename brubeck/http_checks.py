@@ -326,7 +326,7 @@ class ChunkedDecoder:
         """Decode the front of `data`: (up to `size` body bytes, input bytes used)."""
         out: list[bytes] = []
         pos, end, wanted = 0, len(data), size
-        while pos < end and self._state != _DONE:
+        while pos < end:
             state = self._state
             if state == _DATA:
                 take = min(self._left, end - pos)
@@ -341,7 +341,11 @@ class ChunkedDecoder:
                 if not self._left:
                     self._state = _DATA_END
             elif state == _DATA_END:
-                for byte in data[pos:pos + 2 - self._crlf]:
+                if not self._crlf and data.startswith(b"\r\n", pos):
+                    pos += 2
+                    self._state = _SIZE
+                    continue
+                for byte in data[pos:pos + 2 - self._crlf]:  # split across feeds
                     if byte != b"\r\n"[self._crlf]:
                         raise Refusal(400, "Chunk data not followed by CRLF")
                     self._crlf += 1
@@ -349,6 +353,8 @@ class ChunkedDecoder:
                 if self._crlf == 2:
                     self._crlf = 0
                     self._state = _SIZE
+            elif state == _DONE:
+                break
             else:
                 pos = self._take_line(data, pos, end)
         return b"".join(out), pos
@@ -368,17 +374,21 @@ class ChunkedDecoder:
                 raise Refusal(431, "Request trailers too large")
             line += data[pos:end]
             return end
-        line += data[pos:newline + 1]
-        complete = bytes(line)
-        line.clear()
+        used = newline + 1
+        if line:  # the line began in an earlier feed: act on the joined copy
+            line += data[pos:used]
+            data, pos, stop = bytes(line), 0, len(line)
+            line.clear()
+        else:  # the whole line is here: match it in place
+            stop = used
         if self._state == _SIZE:
-            self._size_line(complete)
+            self._size_line(data, pos, stop)
         else:
-            self._trailer_line(complete)
-        return newline + 1
+            self._trailer_line(data, pos, stop)
+        return used
 
-    def _size_line(self, line: bytes) -> None:
-        match = _CHUNK_LINE.fullmatch(line)
+    def _size_line(self, data: bytes, start: int, stop: int) -> None:
+        match = _CHUNK_LINE.fullmatch(data, start, stop)
         if match is None:
             raise Refusal(400, "Malformed chunk size line: send 1*HEXDIG [;ext] CRLF")
         size = int(match[1], 16)
@@ -388,15 +398,15 @@ class ChunkedDecoder:
         self._left = size
         self._state = _DATA if size else _TRAILER
 
-    def _trailer_line(self, line: bytes) -> None:
-        if line == b"\r\n":
+    def _trailer_line(self, data: bytes, start: int, stop: int) -> None:
+        if stop - start == 2 and data.startswith(b"\r\n", start):
             self._state = _DONE
             return
-        self._trailer_bytes -= len(line)
+        self._trailer_bytes -= stop - start
         self._trailer_count += 1
         if self._trailer_bytes < 0 or self._trailer_count > self._max_trailers:
             raise Refusal(431, "Request trailers too large")
-        if _TRAILER_LINE.fullmatch(line) is None:
+        if _TRAILER_LINE.fullmatch(data, start, stop) is None:
             raise Refusal(400, "Malformed trailer line")
 
 
@@ -422,15 +432,18 @@ class ChunkedBody:
         """Up to `size` body bytes (all if negative); with `line`, stop after a LF."""
         size = -1 if size is None else size
         decoder, rfile = self._decoder, self._rfile
-        out = bytearray()
-        while not decoder.done and (size < 0 or len(out) < size):
-            wanted = size - len(out) if size >= 0 else -1
+        out: list[bytes] = []
+        got = 0
+        while not decoder.done and (size < 0 or got < size):
+            wanted = size - got if size >= 0 else -1
             left = decoder.data_left
             if left and not line:  # chunk data: read it as it is, no copy through peek
                 piece = rfile.read1(left if wanted < 0 else min(left, wanted))
                 if not piece:
                     raise Refusal(400, "Chunked body cut short")
-                out += decoder.feed(piece, wanted)[0]
+                decoder.feed(piece, wanted)
+                out.append(piece)
+                got += len(piece)
                 continue
             piece = rfile.peek(1)
             if not piece:
@@ -441,10 +454,11 @@ class ChunkedBody:
                     piece = piece[:newline + 1]
             data, used = decoder.feed(piece, wanted)
             rfile.read(used)
-            out += data
+            out.append(data)
+            got += len(data)
             if line and data.endswith(b"\n"):
                 break
-        return bytes(out)
+        return b"".join(out)
 
 
 def starts_request(rfile: Any) -> bool:
