@@ -1,6 +1,6 @@
 """JSON bodies shaped to make a depth pre-scan or a parser work hard, at any size.
 
-Each builder returns exactly `size` bytes (or as close as its unit allows), so a
+Each builder returns exactly `size` bytes (padded with spaces), so a
 test can ask for the same shape at n and 2n, or at the 1 MiB `json_body` limit.
 The first three are refused (400); the others are valid JSON within the limits.
 """
@@ -16,7 +16,9 @@ _ENOUGH_BRACKETS = b"[]" * (DEPTH + 1)
 
 
 def _fill(head: bytes, unit: bytes, tail: bytes, size: int) -> bytes:
-    return head + unit * max(0, (size - len(head) - len(tail)) // len(unit)) + tail
+    """head + unit repeated + tail, padded with spaces to exactly `size` bytes."""
+    body = head + unit * max(0, (size - len(head) - len(tail)) // len(unit)) + tail
+    return body + b" " * (size - len(body))
 
 
 def reviewer(size: int) -> bytes:
