@@ -220,6 +220,23 @@ def test_security_1_multipart_boundary_lookalikes_is_linear():
     assert_linear(multipart_request, boundary_lookalikes, LIMITS.body // 2)
 
 
+def content_type_options(size: int) -> str:
+    """The request's own Content-Type (up to the header limit, not the part-header
+    one): an unclosed quoted option full of escapes, then many short options."""
+    head = 'multipart/form-data; boundary=boundary; a="'
+    half = size // 2
+    return head + '\\"' * ((half - len(head)) // 2) + '"' + "; b=c" * (half // 5)
+
+
+def test_security_1_multipart_content_type_header_is_linear():
+    def parse(content_type: str) -> object:
+        request = Request("POST", "/", "", {"Content-Type": content_type}, tiny_parts(1))
+        return refused_or_value(lambda: request.arguments)
+
+    assert parse(content_type_options(LIMITS.header_bytes)) == {"a": ["x"]}
+    assert_linear(parse, content_type_options, LIMITS.header_bytes // 2)
+
+
 # -- tnetstring and Mongrel2 messages -----------------------------------------------------------
 
 def tnet_deep(size: int) -> bytes:
