@@ -10,8 +10,10 @@ are Brubeck's, so Mongrel2 refuses what Brubeck would refuse anyway.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -161,6 +163,15 @@ servers = [brubeck_server]
         """`BRUBECK_CONNECTION` for workers behind this server."""
         options = urlencode({"upload_store": self.upload_store, "chroot": str(self.chroot)})
         return f"mongrel2://{self.pull_addr},{self.pub_addr}?{options}"
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free TCP ports on `host`: every socket stays bound until all are chosen."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 def load(chroot: Path, config_name: str = CONFIG_NAME) -> Path:

@@ -25,23 +25,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # run from a checkout without installing
 
 from brubeck import mongrel2_workers  # noqa: E402
-from brubeck.mongrel2_config import CONFIG_NAME, Mongrel2Config  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from brubeck.mongrel2_config import CONFIG_NAME, Mongrel2Config, free_ports  # noqa: E402
 
 
 @contextlib.contextmanager
-def private_redis(data_dir: Path) -> Iterator[str]:
+def private_redis(data_dir: Path, port: int) -> Iterator[str]:
     """A redis-server of our own on a free loopback port; stopped by its PID."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("redis-server is not installed (apt-get install redis-server), "
                          "or pass --redis redis://HOST:PORT/DB")
-    port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
                              "--save", "", "--appendonly", "no", "--dir", str(data_dir)],
@@ -71,12 +64,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="Mongrel2's chroot (config, logs, pid)")
     args = parser.parse_args(argv)
     chroot = args.dir.resolve()
+    redis_port, pull_port, pub_port = free_ports(3)
     if not (chroot / CONFIG_NAME).exists():
         Mongrel2Config(chroot=chroot, port=args.port,
-                       pull_addr=f"tcp://127.0.0.1:{free_port()}",
-                       pub_addr=f"tcp://127.0.0.1:{free_port()}").write()
+                       pull_addr=f"tcp://127.0.0.1:{pull_port}",
+                       pub_addr=f"tcp://127.0.0.1:{pub_port}").write()
     with contextlib.ExitStack() as stack:
-        redis_url = args.redis or stack.enter_context(private_redis(chroot.parent / "redis"))
+        redis_url = args.redis or stack.enter_context(
+            private_redis(chroot.parent / "redis", redis_port))
         os.environ["CHAT_REDIS"] = redis_url
         print(f"Chat on http://127.0.0.1:{args.port} ({args.workers} workers, {redis_url})",
               flush=True)

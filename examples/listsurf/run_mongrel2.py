@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,13 +25,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from brubeck import mongrel2_config  # noqa: E402
-from brubeck.mongrel2_config import Mongrel2Config  # noqa: E402
-
-
-def free_addr() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+from brubeck.mongrel2_config import Mongrel2Config, free_ports  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     chroot = (args.data / "mongrel2").resolve()
-    api_pull, api_pub = free_addr(), free_addr()
-    config = Mongrel2Config(chroot=chroot, port=args.port, pull_addr=free_addr(),
-                            pub_addr=free_addr(), extra_handlers={"/api/": (api_pull, api_pub)})
+    pull, pub, api_pull, api_pub = (f"tcp://127.0.0.1:{port}" for port in free_ports(4))
+    config = Mongrel2Config(chroot=chroot, port=args.port, pull_addr=pull, pub_addr=pub,
+                            extra_handlers={"/api/": (api_pull, api_pub)})
     config.write()
     mongrel2_config.load(chroot)
     mongrel2_config.clear_stale_pid(chroot)
