@@ -2,7 +2,8 @@
 
 A browser is recognised by the signed session cookie (and must then send the
 XSRF token in `X-XSRFToken`, as for forms); a script sends HTTP Basic
-credentials instead and needs no token, having no ambient cookie to abuse.
+credentials instead and needs no token, except for a POST that a cross-site form
+could send (browsers resend Basic credentials by themselves): post JSON.
 
     curl -u jd:secret123 localhost:8000/api/links?tag=python
     curl -u jd:secret123 -H 'Content-Type: application/json' \\
@@ -22,6 +23,9 @@ from brubeck.auth import authenticate, authenticated
 from brubeck.errors import HTTPError
 from brubeck.handlers import JSONMessageHandler
 from brubeck.models import User
+
+_FORM_TYPES = frozenset({"", "application/x-www-form-urlencoded", "multipart/form-data",
+                         "text/plain"})
 
 
 class ApiHandler(JSONMessageHandler, SessionMixin):
@@ -47,7 +51,13 @@ class ApiHandler(JSONMessageHandler, SessionMixin):
         return authenticate(self.db_conn.get_user(username), password)
 
     def check_xsrf_cookie(self) -> None:
-        if self.basic_credentials() is None:
+        # A browser resends Basic credentials it once gave on its own, even with
+        # another site's form. What such a page can send without a CORS preflight
+        # (which we never grant) is a POST of a form's content types; anything
+        # else (a JSON body, DELETE, PUT) proves a script.
+        cross_site_shape = (self.message.method == "POST"
+                            and self.message.content_type in _FORM_TYPES)
+        if cross_site_shape or self.basic_credentials() is None:
             super().check_xsrf_cookie()
 
     def auth_error(self) -> Any:

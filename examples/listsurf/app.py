@@ -67,6 +67,7 @@ def make_app(data_dir: Path, db: str = "sqlite", part: str = "all",
         db_conn=open_store(db, data_dir),
         cookie_secret=cookie_secret(data_dir),
         xsrf_cookies=True,
+        allowed_hosts=os.environ.get("LISTSURF_ALLOWED_HOSTS", "127.0.0.1 localhost").split(),
         login_url="/login",
     )
 

@@ -102,6 +102,12 @@ class SQLiteStore:
             return False
         return True
 
+    def save_user(self, user: User) -> None:
+        """Store changes to an existing user (a revoked session, a new password)."""
+        with self.db:
+            self.db.execute("UPDATE users SET data = ? WHERE username = ?",
+                            (json.dumps(user.to_db()), user.username))
+
     def get_user(self, username: str) -> User | None:
         row = self.db.execute("SELECT data FROM users WHERE username = ?",
                               (username,)).fetchone()
@@ -151,6 +157,9 @@ class RedisStore:
     def add_user(self, user: User) -> bool:
         return bool(self.redis.hsetnx(self._key("users"), user.username,
                                       json.dumps(user.to_db())))
+
+    def save_user(self, user: User) -> None:
+        self.redis.hset(self._key("users"), user.username, json.dumps(user.to_db()))
 
     def get_user(self, username: str) -> User | None:
         data = self.redis.hget(self._key("users"), username)

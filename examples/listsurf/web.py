@@ -42,6 +42,11 @@ class SessionMixin(UserHandlingMixin):
         self.start_session(user)
 
     def log_out(self) -> None:
+        """End this session and every copy of it: other browsers, stolen cookies."""
+        user = self.current_user
+        if user is not None:
+            user.revoke_sessions()
+            self.db_conn.save_user(user)
         self.end_session()
 
 
@@ -125,8 +130,7 @@ class NewLinkHandler(Page):
     @web_authenticated
     def get(self) -> Any:
         return self.page("new.html", url=self.get_argument("url", ""),
-                         title=self.get_argument("title", ""), tags="",
-                         host=self.message.headers.get("Host", "127.0.0.1:8000"))
+                         title=self.get_argument("title", ""), tags="")
 
     @web_authenticated
     def post(self) -> Any:
@@ -134,8 +138,7 @@ class NewLinkHandler(Page):
         try:
             link = NewLink(**form)
         except ValidationError as error:
-            return self.page("new.html", status=400, errors=field_messages(error),
-                             host=self.message.headers.get("Host", ""), **form)
+            return self.page("new.html", status=400, errors=field_messages(error), **form)
         self.db_conn.add_link(self.current_user.username, link)
         return self.redirect("/", status_code=303)
 

@@ -115,8 +115,12 @@ def test_a_person_signs_up_saves_a_link_and_logs_out(mode, tmp_path, browser):
         driver.get(url + "/?tag=servers")
         driver.find_element(By.CSS_SELECTOR, "#links li.link button").click()
         wait.until(EC.text_to_be_present_in_element((By.ID, "links"), "Nothing matches"))
+        session = driver.get_cookie("session")["value"]
         driver.find_element(By.ID, "logout").click()
         wait.until(EC.url_contains("/login"))
+        # A copy of the session cookie (another tab, a thief) ends with it.
+        status, _ = http_json(url + "/api/links", headers={"Cookie": f"session={session}"})
+        assert status == 401, "security_14: logout revokes every copy of the session"
         driver.get(url + "/")
         wait.until(EC.url_contains("/login?next="))
         assert "The Zen of Python" not in driver.page_source
@@ -173,6 +177,14 @@ def test_the_json_api_with_basic_credentials(db, tmp_path, browser):
             assert reply.status == 204
         status, body = http_json(url + "/api/links", headers=auth)
         assert body["links"] == []
+        # A form (what a cross-site page can post, with the Basic credentials the
+        # browser resends by itself) still needs the XSRF token.
+        form = urllib.request.Request(url + "/api/links", headers=auth,
+                                      data=b"url=https%3A%2F%2Fevil.example%2F")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(form, timeout=10)
+        assert refused.value.code == 403, "security_13: Basic credentials skip XSRF for JSON only"
+        assert http_json(url + "/api/links", headers=auth)[1]["links"] == []
         bad = {"Authorization": "Basic " + base64.b64encode(b"bot:wrong").decode()}
         assert http_json(url + "/api/links", headers=bad)[0] == 401
 
