@@ -62,6 +62,8 @@ class Brubeck:
         trusted_proxies: Iterable[str] | None = None,
         allowed_hosts: Iterable[str] | None = None,
         api_base_url: str | None = None,
+        autoapi_page_size: int = 100,
+        autoapi_max_items: int = 1000,
         concurrency: str | None = None,
         debug: bool = False,
         limits: dict[str, int] | Limits | None = None,
@@ -86,6 +88,8 @@ class Brubeck:
         self.trusted_proxies = frozenset(trusted_proxies or ())
         self.allowed_hosts = tuple(allowed_hosts) if allowed_hosts is not None else None
         self.api_base_url = api_base_url or "/"
+        self.autoapi_page_size = autoapi_page_size
+        self.autoapi_max_items = autoapi_max_items
         self.debug = debug
         self.limits = Limits.from_config(limits)
         self.request_timeout = request_timeout

@@ -52,6 +52,10 @@ def _is_str_list(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
@@ -106,6 +110,12 @@ SETTINGS: tuple[Setting, ...] = (
             _is_str_list),
     Setting("api_base_url", "str", "'/'",
             "Prefix of routes made by ``register_api``.", lambda v: isinstance(v, str)),
+    Setting("autoapi_page_size", "int", "100",
+            "Items on a page of an AutoAPI list without ``limit=`` (an API class's "
+            "``page_size`` overrides it).", _is_count),
+    Setting("autoapi_max_items", "int", "1000",
+            "Most items one AutoAPI request may write, name or list; 413 past it (an API "
+            "class's ``max_items`` overrides it).", _is_count),
     Setting("concurrency", "'gevent' or 'eventlet'", "first installed",
             "Concurrency backend (``BRUBECK_CONCURRENCY`` overrides it).",
             lambda v: isinstance(v, str)),
@@ -116,9 +126,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Request limits, all optional: ``request_line`` (8 KiB), ``header_bytes`` "
             "(64 KiB), ``header_count`` (100), ``body`` (10 MiB), ``json_body`` (1 MiB), "
             "``json_depth`` (100), ``multipart_parts`` (1000), ``multipart_files`` (100), "
-            "``form_fields`` (1000); and the WSGI servers' timeouts in seconds: "
-            "``header_timeout`` (20, first byte to end of head, else 408) and "
-            "``read_timeout`` (30, any one read; idle keep-alive connections close).",
+            "``form_fields`` (1000); the WSGI servers' timeouts in seconds: "
+            "``header_timeout`` (20, from accept or the previous response to the end of "
+            "the head, else 408; a silent connection is closed) and ``read_timeout`` (30, "
+            "any one read); and ``connections`` (1000, connections one WSGI server "
+            "process serves at once; more wait in the listen backlog).",
             lambda v: isinstance(v, dict) or hasattr(v, "body")),
     Setting("request_timeout", "seconds", "60",
             "A request running longer is answered 504 (Mongrel2).", _is_number),

@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .fields import owner_only, read_only  # noqa: F401  (markers for models, re-exported)
 from .passwords import hash_password, verify_password
 
 
