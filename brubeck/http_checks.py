@@ -39,6 +39,7 @@ class Refusal(ValueError):
         return (
             f"HTTP/1.1 {self.status} {reason_phrase(self.status)}\r\n"
             "Content-Type: text/plain; charset=utf-8\r\n"
+            "X-Content-Type-Options: nosniff\r\n"
             f"Content-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n"
         ).encode("latin-1") + body

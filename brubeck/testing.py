@@ -174,6 +174,7 @@ class TestClient(_Client):
             "wsgi.multithread": False,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
+            "HTTP_HOST": "testserver",  # as every HTTP/1.1 client sends; a header given wins
         }
         if body:
             environ["CONTENT_LENGTH"] = str(len(body))

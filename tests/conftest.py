@@ -12,6 +12,10 @@ import os
 
 # Hypothesis plugins of unrelated installed packages (trio) break on green sockets.
 os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+# scrypt at the production cost (n=2**17, ~0.6 s and 128 MiB a hash) would make the
+# suite crawl; tests hash at a low cost (inherited by the app processes they start).
+# test_security_14_default_scrypt_cost_is_owasp_minimum checks the real default.
+os.environ.setdefault("BRUBECK_SCRYPT_N", "1024")
 
 from brubeck import concurrency  # noqa: E402
 
