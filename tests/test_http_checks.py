@@ -319,3 +319,8 @@ def test_security_12_http_1_0_with_transfer_encoding_is_a_400():
     with pytest.raises(Refusal) as refused:
         check_head(head, len(head), Limits(), version="HTTP/1.0")
     assert refused.value.status == 400
+
+
+def test_security_16_the_servers_own_refusals_carry_nosniff():
+    head = Refusal(400, "Bad chunk").response().split(b"\r\n\r\n")[0]
+    assert b"\r\nX-Content-Type-Options: nosniff\r\n" in head
