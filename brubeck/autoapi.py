@@ -160,14 +160,14 @@ class AutoAPIBase(JSONMessageHandler):
 
     @property
     def page_limit(self) -> int:
-        size = self.page_size or getattr(self.application, "autoapi_page_size",
-                                         DEFAULT_PAGE_SIZE)
+        size = self.page_size or int(getattr(self.application, "autoapi_page_size",
+                                             DEFAULT_PAGE_SIZE))
         return min(size, self.item_limit)
 
     @property
     def item_limit(self) -> int:
-        return self.max_items or getattr(self.application, "autoapi_max_items",
-                                         DEFAULT_MAX_ITEMS)
+        return self.max_items or int(getattr(self.application, "autoapi_max_items",
+                                             DEFAULT_MAX_ITEMS))
 
     # -- verbs --------------------------------------------------------------------
 
@@ -545,7 +545,7 @@ def register_api(app: Brubeck, api_class: type[AutoAPIBase], prefix: str | None 
     if not _overrides_authorize(routed):
         log.warning("%s at %s lets anyone create, update and delete its items (0.4's "
                     "AutoAPI): override authorize() to require a login", api_class.__name__,
-                    routed.url)
+                    root + "/")
     app.add_route_rule(f"^{re.escape(root)}(?:/(?P<ids>[^/]+))?/?$", routed)
     return routed
 

@@ -312,7 +312,8 @@ class Request:
             boundary, content_length=len(self.body),
             max_segment_count=limits.multipart_parts, strict=True,
         )
-        segment, pieces = None, []
+        segment: Any = None  # the part being read; every event before its end is its data
+        pieces: list[bytes] = []
         try:
             with parser:
                 for event in parser.parse(self.body):

@@ -242,7 +242,7 @@ class Mongrel2Connection:
         state = wire.upload_state(message)
         if state is None:
             return wire.to_request(message, limits)
-        if state == "done" and self._refused_uploads.pop(_upload_key(message), None):
+        if state == "done" and self._refused_uploads.pop(_upload_key(message), False):
             log.debug("upload on %s was refused at its start: done ignored", message.conn_id)
             return None
         path = wire.spooled_file(message, self.uploads)
