@@ -51,3 +51,7 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+#: Listen backlog of both WSGI servers. eventlet's default (50) overflowed at 500
+#: simultaneous connects, and the kernel's SYN retries (1 s, 3 s) made the tail.
+LISTEN_BACKLOG = 1024

@@ -27,7 +27,7 @@ from ..http_checks import (
     head_timeout,
     starts_request,
 )
-from ..limits import DEFAULT_LIMITS, Limits
+from ..limits import DEFAULT_LIMITS, LISTEN_BACKLOG, Limits
 
 name = "eventlet"
 log = logging.getLogger("brubeck.wsgi")
@@ -235,7 +235,10 @@ def serve_wsgi(
     """
     limits = limits or getattr(app, "limits", None) or DEFAULT_LIMITS
     protocol = type("_Protocol", (_Protocol,), {"limits": limits})
-    listener = sock if sock is not None else eventlet.listen((host, port))
+    # Not SO_REUSEPORT (eventlet's default): a second server on a taken port must
+    # fail, not silently share it.
+    listener = sock if sock is not None else eventlet.listen(
+        (host, port), backlog=LISTEN_BACKLOG, reuse_port=False)
     eventlet.wsgi.server(
         listener, app, protocol=protocol, log=log, log_output=False, debug=False,
         url_length_limit=limits.request_line + 1, socket_timeout=limits.read_timeout,

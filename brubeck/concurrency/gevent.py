@@ -26,7 +26,7 @@ from ..http_checks import (
     read_request_line,
     starts_request,
 )
-from ..limits import DEFAULT_LIMITS, Limits
+from ..limits import DEFAULT_LIMITS, LISTEN_BACKLOG, Limits
 
 name = "gevent"
 log = logging.getLogger("brubeck.wsgi")
@@ -215,6 +215,6 @@ def serve_wsgi(
     """
     limits = limits or getattr(app, "limits", None) or DEFAULT_LIMITS
     server = _Server(sock if sock is not None else (host, port), app, log=None, error_log=log,
-                     spawn=gevent.pool.Pool(limits.connections))
+                     spawn=gevent.pool.Pool(limits.connections), backlog=LISTEN_BACKLOG)
     server.limits = limits
     server.serve_forever()
