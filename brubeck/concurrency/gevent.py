@@ -214,7 +214,10 @@ def serve_wsgi(
     one closes (the head timer bounds how long an idle one can hold its place).
     """
     limits = limits or getattr(app, "limits", None) or DEFAULT_LIMITS
-    server = _Server(sock if sock is not None else (host, port), app, log=None, error_log=log,
-                     spawn=gevent.pool.Pool(limits.connections), backlog=LISTEN_BACKLOG)
+    # gevent takes a backlog only for a socket it opens itself.
+    listen: dict[str, Any] = {"listener": sock} if sock is not None else {
+        "listener": (host, port), "backlog": LISTEN_BACKLOG}
+    server = _Server(**listen, application=app, log=None, error_log=log,
+                     spawn=gevent.pool.Pool(limits.connections))
     server.limits = limits
     server.serve_forever()
