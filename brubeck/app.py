@@ -3,10 +3,15 @@
 The rules that hold for every request, whatever its transport, live in
 `handle()`: the scheme a trusted proxy reports, the `Host` check
 (`allowed_hosts`), and `Strict-Transport-Security` with `secure_cookies`.
+
+This module is core: it imports no transport, template engine or extension. What
+it needs of them (the WSGI glue, a connection from a URL, AutoAPI, template
+rendering) it loads through `ADAPTERS`, by import string, on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import os
@@ -15,12 +20,17 @@ from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from . import concurrency, cookies
-from .auth import UserHandlingMixin, needs_cookie_secret
+from .concurrency import Backend
 from .config import ConfigError, check_config
-from .connections.wsgi import wsgi_app
 from .cookies import DEFAULT_MAX_AGE
 from .errors import HTTPError, loggable
-from .handlers import MessageHandler, WebMessageHandler, check_xsrf, xsrf_required
+from .handlers import (
+    MessageHandler,
+    WebMessageHandler,
+    check_xsrf,
+    needs_cookie_secret,
+    xsrf_required,
+)
 from .limits import Limits
 from .request import Request
 from .response import Response, to_response
@@ -32,6 +42,26 @@ CONNECTION_ENV_VAR = "BRUBECK_CONNECTION"
 #: Sent with every response when `secure_cookies` is on (one year).
 HSTS = ("Strict-Transport-Security", "max-age=31536000")
 _SCHEMES = frozenset(("http", "https"))
+
+#: What the core needs from adapters, as "module:attribute". Each is imported on
+#: first use, so `import brubeck.app` loads no transport, engine or extension.
+ADAPTERS: dict[str, str] = {
+    "wsgi_app": "brubeck.connections.wsgi:wsgi_app",
+    "connection_from_url": "brubeck.connections:from_url",
+    "mongrel2_connection": "brubeck.connections:mongrel2_connection",
+    "register_api": "brubeck.autoapi:register_api",
+    "render_template": "brubeck.templating:render",
+}
+_loaded: dict[str, Any] = {}
+
+
+def adapter(name: str) -> Any:
+    """The object `ADAPTERS[name]` names, imported the first time it is asked for."""
+    found = _loaded.get(name)
+    if found is None:
+        module, _, attribute = ADAPTERS[name].partition(":")
+        found = _loaded[name] = getattr(importlib.import_module(module), attribute)
+    return found
 
 
 class Brubeck:
@@ -74,7 +104,7 @@ class Brubeck:
         check_config({**config, **unknown})
         self._configure_logging(log_level)
 
-        self.backend = _select_backend(concurrency)
+        self.backend: Backend = _select_backend(concurrency)
         self.msg_conn = _choose_connection(msg_conn, mongrel2_pair)
         self.pool = pool
         self.base_handler = base_handler or WebMessageHandler
@@ -128,7 +158,7 @@ class Brubeck:
                 f"{handler_class.__name__} uses web_authenticated, which needs a signed login "
                 f"cookie, but cookie_secret is not set; generate one with "
                 f"{cookies.GENERATE_SECRET} and pass it as cookie_secret")
-        if issubclass(handler_class, UserHandlingMixin):
+        if getattr(handler_class, "uses_session_cookie", False):  # auth.UserHandlingMixin
             log.warning("%s uses UserHandlingMixin without cookie_secret: its session and "
                         "signed cookies will fail (500) until cookie_secret is set",
                         handler_class.__name__)
@@ -159,9 +189,7 @@ class Brubeck:
 
     def register_api(self, APIClass: type, prefix: str | None = None) -> type:
         """Route an AutoAPI class at `prefix` (default `{api_base_url}{model name}/`)."""
-        from .autoapi import register_api
-
-        return register_api(self, APIClass, prefix)
+        return cast(type, adapter("register_api")(self, APIClass, prefix))
 
     def route_message(self, message: Request) -> Callable[[], Any]:
         """A zero-argument callable that answers `message` (Brubeck 0.4's contract)."""
@@ -170,7 +198,7 @@ class Brubeck:
         if route is None:
             if self.no_handler is not None:
                 return self._bind(self.no_handler, message, (), {})
-            return lambda: self.base_handler(self, message).render_error(404)
+            return lambda: self.base_handler(self, message).write_error(404)
         if found.refused:
             return self._refuse(route.target, message, found.allowed)
         return self._bind(route.target, message, found.args, found.kwargs)
@@ -198,18 +226,10 @@ class Brubeck:
 
     def _call_function(self, target: Callable, message: Request, args: tuple,
                        kwargs: dict[str, str]) -> Any:
-        try:
-            if xsrf_required(self, message, target):
-                check_xsrf(message)  # no session here: the `_xsrf` cookie's token
-            result = target(self, message, *args, **kwargs)
-        except HTTPError as err:
-            if err.log_message:
-                log.warning("%s %s: %s", loggable(message.method), loggable(message.path),
-                            loggable(err))
-            return self.base_handler(self, message)._http_error(err)
-        except Exception as err:
-            log.exception("%s %s failed", loggable(message.method), loggable(message.path))
-            return self.base_handler(self, message).error(err)
+        """Call a function route; what it raises, `handle` answers."""
+        if xsrf_required(self, message, target):
+            check_xsrf(message)  # no session here: the `_xsrf` cookie's token
+        result = target(self, message, *args, **kwargs)
         return Response(b"", 204) if result is None else result
 
     # -- answering ------------------------------------------------------------------
@@ -222,14 +242,7 @@ class Brubeck:
             if self.allowed_hosts is not None:
                 self._check_host(message)
             response = to_response(self.route_message(message)())
-        except HTTPError as err:  # raised while routing or building the handler
-            if err.log_message:
-                log.info("%s %s refused: %s", loggable(message.method), loggable(message.path),
-                         loggable(err.log_message))
-            response = self._answer_error(message, err)
-        except Exception as err:
-            log.exception("%s %s failed outside its handler", loggable(message.method),
-                          loggable(message.path))
+        except Exception as err:  # from a function route, the router or a handler's __init__
             response = self._answer_error(message, err)
         if self.secure_cookies and response.get_header(HSTS[0]) is None:
             response.headers.append(HSTS)
@@ -245,11 +258,10 @@ class Brubeck:
                             log_message=f"Host {loggable(host)!s} is not in allowed_hosts")
 
     def _answer_error(self, message: Request, err: Exception) -> Response:
+        """`base_handler`'s answer to `err` (the handlers' one error funnel); plain text
+        if even that fails."""
         try:
-            handler = self.base_handler(self, message)
-            if isinstance(err, HTTPError):
-                return to_response(handler._http_error(err))
-            return to_response(handler.error(err))
+            return to_response(self.base_handler(self, message).answer_exception(err))
         except Exception:
             log.exception("base_handler failed to render an error for %s",
                           loggable(message.path))
@@ -258,7 +270,7 @@ class Brubeck:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         """The app as a WSGI callable (for gunicorn and other WSGI servers)."""
-        return wsgi_app(self, environ, start_response)
+        return cast("Iterable[bytes]", adapter("wsgi_app")(self, environ, start_response))
 
     @property
     def wsgi(self) -> Brubeck:
@@ -269,11 +281,9 @@ class Brubeck:
 
     def render_template(self, template_file: str, **context: Any) -> str:
         """Render `template_file` with the configured `template_loader`'s environment."""
-        from .templating import render
-
         if self.template_env is None:
             raise ConfigError("render_template needs a template_loader in the config")
-        return render(self.template_env, template_file, context)
+        return cast(str, adapter("render_template")(self.template_env, template_file, context))
 
     # -- running --------------------------------------------------------------------
 
@@ -337,7 +347,7 @@ def host_allowed(name: str, allowed: Iterable[str]) -> bool:
     return False
 
 
-def _select_backend(configured: str | None) -> Any:
+def _select_backend(configured: str | None) -> Backend:
     try:
         return concurrency.select(configured)
     except concurrency.BackendError as error:
@@ -346,11 +356,9 @@ def _select_backend(configured: str | None) -> Any:
 
 def _choose_connection(msg_conn: Any, mongrel2_pair: tuple[str, str] | None) -> Any:
     """`BRUBECK_CONNECTION` first, then `msg_conn`, then `mongrel2_pair`."""
-    from .connections import from_url, mongrel2_connection
-
     override = os.environ.get(CONNECTION_ENV_VAR)
     if override:
-        return from_url(override)
+        return adapter("connection_from_url")(override)
     if mongrel2_pair is not None:
-        return mongrel2_connection(*mongrel2_pair)
+        return adapter("mongrel2_connection")(*mongrel2_pair)
     return msg_conn

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
+from .handlers import needs_cookie_secret
 from .passwords import DEFAULT_PARAMS, ScryptParams, hash_password, needs_rehash, verify_password
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PARAMS", "LoginThrottle", "ScryptParams", "User", "UserHandlingMixin",
     "UserProfile", "authenticate", "authenticated", "hash_password", "login_redirect_url",
-    "needs_rehash", "safe_next", "verify_password", "web_authenticated",
+    "needs_cookie_secret", "needs_rehash", "safe_next", "verify_password", "web_authenticated",
 ]
 
 log = logging.getLogger("brubeck.auth")
@@ -125,12 +126,6 @@ def web_authenticated(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def needs_cookie_secret(handler_class: type) -> bool:
-    """Whether any method of `handler_class` is `web_authenticated` (read at start-up)."""
-    return any(getattr(getattr(handler_class, name, None), "needs_cookie_secret", False)
-               for name in dir(handler_class))
-
-
 def authenticate(user: User | None, password: str) -> User | None:
     """`user` if `password` is theirs, else None; an unknown (None) user costs the same.
 
@@ -203,6 +198,8 @@ class UserHandlingMixin:
 
     #: The signed cookie `start_session` sets.
     session_cookie = "session"
+    #: Read by the app at start-up: a warning when `cookie_secret` is missing.
+    uses_session_cookie = True
 
     @property
     def current_user(self) -> Any:

@@ -26,14 +26,14 @@ import re
 import weakref
 from collections.abc import Callable
 from functools import cache, wraps
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from .config import ConfigError
-from .errors import BadRequest, RequestTooLarge
+from .errors import BadRequest, InvalidFields, RequestTooLarge
 from .fields import input_keys, owner_only, owner_only_fields, read_only, read_only_fields
 from .handlers import JSONMessageHandler, to_json
 from .queryset.base import AbstractQueryset, ConflictException, FourOhFourException, Status
@@ -71,29 +71,20 @@ def _field_errors(err: ValidationError, prefix: tuple = ()) -> list[dict[str, An
     return errors
 
 
-class _Invalid(Exception):
-    """The request's items or ids failed validation; `errors` says where."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-
 class _Refused(Exception):
     """`authorize` said no."""
 
 
 def _answers_api_errors(verb: Callable[..., Response]) -> Callable[..., Response]:
-    """Missing ids (404), invalid input (400), refusals (401/403) and taken ids (409)
-    are answers to the client, not server errors."""
+    """A missing id (404), a refusal (401/403) and a taken id (409) are answers to the
+    client, written by `write_error`, not failures to log. Invalid input raises
+    `InvalidFields`, which the handlers' error funnel answers (400)."""
     @wraps(verb)
     def answering(self: AutoAPIBase, *args: Any, **kwargs: Any) -> Response:
         try:
             return verb(self, *args, **kwargs)
         except FourOhFourException:
-            return self.render_error(self._NOT_FOUND)
-        except _Invalid as invalid:
-            return self.invalid(invalid.errors)
+            return cast(Response, self.write_error(self._NOT_FOUND))
         except _Refused:
             return self.refuse()
         except ConflictException as conflict:
@@ -216,20 +207,22 @@ class AutoAPIBase(JSONMessageHandler):
 
     def invalid(self, errors: list[dict[str, Any]]) -> Response:
         """400 listing what was wrong, field by field (item by item for a list)."""
-        return self.render_error(self._FAILED_CODE, error_handler=lambda: (
-            self.add_to_payload(self._PAYLOAD_ERRORS, errors)))
+        return cast(Response, self.write_error(self._FAILED_CODE, InvalidFields(errors)))
 
     def refuse(self) -> Response:
         """401 without a `current_user` (the handler's `auth_error()` if it has one), else 403."""
         if getattr(self, "current_user", None) is None:
             hook = getattr(self, "auth_error", None)
-            return hook() if hook is not None else self.render_error(self._AUTH_FAILURE)
-        return self.render_error(self._FORBIDDEN)
+            return cast(Response, hook() if hook is not None
+                        else self.write_error(self._AUTH_FAILURE))
+        return cast(Response, self.write_error(self._FORBIDDEN))
 
     def conflict(self, ids: list[Any]) -> Response:
         """409 naming the ids a create found taken; PUT is the way to replace an item."""
-        return self.render_error(409, error_handler=lambda: self.add_to_payload(
-            self._PAYLOAD_CONFLICTS, [str(iid) for iid in ids]))
+        def name_them() -> None:
+            self.add_to_payload(self._PAYLOAD_CONFLICTS, [str(iid) for iid in ids])
+
+        return cast(Response, self.write_error(409, error_handler=name_them))
 
     def _allow(self, action: str, item: BaseModel | None = None) -> None:
         if not self.authorize(action, item):
@@ -288,7 +281,7 @@ class AutoAPIBase(JSONMessageHandler):
             except ValidationError as err:
                 errors.extend(_field_errors(err, ("path", "ids", index)))
         if errors:
-            raise _Invalid(errors)
+            raise InvalidFields(errors)
         return keys
 
     def _body_ids(self, raws: list[dict[str, Any]]) -> list[Any]:
@@ -349,7 +342,7 @@ class AutoAPIBase(JSONMessageHandler):
                 errors.append({"index": index, "id": _text(raw.get(api_id)),
                                "errors": problems})
         if errors:
-            raise _Invalid(errors[0]["errors"] if len(raws) == 1 else errors)
+            raise InvalidFields(errors[0]["errors"] if len(raws) == 1 else errors)
         return items
 
     def _write(self, ids: str | None, ids_required: bool, create_only: bool) -> Response:

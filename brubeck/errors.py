@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 
 def reason_phrase(status_code: int) -> str:
@@ -43,6 +44,15 @@ class BadRequest(HTTPError):
 
     def __init__(self, reason: str = "Bad Request", log_message: str | None = None) -> None:
         super().__init__(400, reason, log_message)
+
+
+class InvalidFields(Exception):
+    """The client's data failed validation: answered 400 with `errors` (one entry per field,
+    as pydantic reports them), never logged as a server error."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
 
 
 class RequestTooLarge(HTTPError):

@@ -4,9 +4,13 @@ The shape is Brubeck 0.4's (itself Tornado-like): a payload holding status code,
 status message and timestamp; `initialize`/`prepare`/`on_finish` hooks; one
 method per HTTP verb; `render()` turning the handler's state into a response.
 
-Rendering mixins (see `brubeck.templating`) plug into `render_error` through
-a `render_error_page` hook that `WebMessageHandler` deliberately does not
-define, so a mixin works whichever side of `WebMessageHandler` it is listed on.
+Errors take one path, whatever raised them (a verb method, a function route, the
+router, AutoAPI): `answer_exception(exc)` calls `log_exception(exc)`, then
+`write_error(status, exc)` (Tornado's shape). Those two are what to override; 0.4's
+`render_error`, `error`, `validation_failed` are thin aliases of `write_error`.
+Rendering mixins (see `brubeck.templating`) give `write_error` its page through a
+`render_error_page` hook that `WebMessageHandler` deliberately does not define, so
+a mixin works whichever side of `WebMessageHandler` it is listed on.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from . import cookies
-from .errors import HTTPError, loggable, reason_phrase
+from .errors import HTTPError, InvalidFields, loggable, reason_phrase
 from .request import Request
 from .response import Response
 from .routing import HTTP_METHODS
@@ -55,7 +59,7 @@ def to_json(value: Any) -> str:
     return json.dumps(value, default=json_default, separators=(",", ":"))
 
 
-def validation_errors(err: Exception) -> list[dict[str, Any]] | None:
+def validation_errors(err: BaseException) -> list[dict[str, Any]] | None:
     """The field errors of a pydantic ValidationError, else None.
 
     Looked up in sys.modules so the core never imports pydantic: if it is not
@@ -66,6 +70,20 @@ def validation_errors(err: Exception) -> list[dict[str, Any]] | None:
     if pydantic is None or not isinstance(err, pydantic.ValidationError):
         return None
     return json.loads(err.json(include_url=False, include_input=False))
+
+
+def field_errors(err: BaseException | None) -> list[dict[str, Any]] | None:
+    """What was wrong with the client's data, when `err` says so (a 400), else None."""
+    if isinstance(err, InvalidFields):
+        return err.errors
+    return None if err is None else validation_errors(err)
+
+
+def needs_cookie_secret(handler_class: type) -> bool:
+    """Whether a method of `handler_class` needs a signed login cookie (`web_authenticated`
+    marks it), read at start-up so the app can refuse to run without `cookie_secret`."""
+    return any(getattr(getattr(handler_class, name, None), "needs_cookie_secret", False)
+               for name in dir(handler_class))
 
 
 #: Methods that change state, so must carry the XSRF token when it is enabled.
@@ -222,32 +240,65 @@ class MessageHandler:
             self.set_status(status_code)
         return to_json(self._payload)
 
-    def render_error(self, status_code: int, error_handler: Callable[[], Any] | None = None,
-                     **kwargs: Any) -> Any:
-        """Clear the payload and render `status_code`; `error_handler` may customise first."""
+    # -- errors: one funnel ----------------------------------------------------------
+
+    def answer_exception(self, exc: Exception) -> Any:
+        """The answer to `exc`, raised while serving this request: logged, then written."""
+        self.log_exception(exc)
+        return self.write_error(self._status_for(exc), exc)
+
+    def _status_for(self, exc: BaseException) -> int:
+        if isinstance(exc, HTTPError):
+            return exc.status_code
+        return self._BAD_REQUEST if field_errors(exc) is not None else self._SERVER_ERROR
+
+    def log_exception(self, exc: BaseException) -> None:
+        """Log what `exc` tells about the server: an HTTPError its `log_message` only (a
+        warning), the client's invalid fields nothing, anything else its traceback.
+        Override it to report errors elsewhere."""
+        method, path = loggable(self.message.method), loggable(self.message.path)
+        if isinstance(exc, HTTPError):
+            if exc.log_message:
+                log.warning("%s %s: %s", method, path, loggable(exc))
+        elif field_errors(exc) is None:
+            log.error("%s %s failed", method, path, exc_info=exc)
+
+    def write_error(self, status: int, exc: BaseException | None = None, **kwargs: Any) -> Any:
+        """Answer with error `status` (Tornado's shape): every error answer ends here.
+
+        The payload is cleared, then gets what `exc` tells the client (field errors).
+        `kwargs` are 0.4 `render_error`'s: `error_handler` (called on the cleared
+        payload), `status_msg`, `detail`.
+        """
         self.clear_payload()
+        errors = field_errors(exc)
+        if errors is not None:
+            self.add_to_payload("errors", errors)
+        error_handler = kwargs.get("error_handler")
         if error_handler is not None:
             error_handler()
         self._finished = True
-        return self.render(status_code=status_code)
+        return self.render(status_code=status)
 
-    def unsupported(self, *args: Any, **kwargs: Any) -> Any:
-        return self.render_error(self._NOT_ALLOWED)
+    # 0.4's names, kept as aliases of write_error.
+
+    def render_error(self, status_code: int, error_handler: Callable[[], Any] | None = None,
+                     **kwargs: Any) -> Any:
+        """Render `status_code`; `error_handler` may add to the cleared payload first."""
+        return self.write_error(status_code, None, error_handler=error_handler, **kwargs)
 
     def error(self, err: Exception) -> Any:
-        """A handler method raised `err` (already logged): answer with a server error."""
-        errors = validation_errors(err)
-        if errors is not None:
-            return self.validation_failed(errors)
-        return self.render_error(self._SERVER_ERROR)
+        return self.write_error(self._status_for(err), err)
+
+    def _http_error(self, err: HTTPError) -> Any:
+        return self.write_error(err.status_code, err)
 
     def validation_failed(self, errors: list[dict[str, Any]]) -> Any:
         """A model refused the client's data: a bad request listing the field errors."""
-        return self.render_error(self._BAD_REQUEST,
-                                 error_handler=lambda: self.add_to_payload("errors", errors))
+        return self.write_error(self._BAD_REQUEST, InvalidFields(errors))
 
-    def _http_error(self, err: HTTPError) -> Any:
-        return self.render_error(err.status_code)
+    def unsupported(self, *args: Any, **kwargs: Any) -> Any:
+        return self.write_error(self._NOT_ALLOWED)
 
     # -- dispatch -----------------------------------------------------------------
 
@@ -263,34 +314,28 @@ class MessageHandler:
     def __call__(self) -> Any:
         """Run prepare, the verb method and on_finish; always produce a response."""
         try:
-            try:
-                if xsrf_required(self.application, self.message, self):
-                    getattr(self, "check_xsrf_cookie", lambda: None)()
-                self.prepare()
-                if self._finished:
-                    return self.render()
-                fun = self._verb_method()
-                if fun is None:
-                    return self.unsupported()
-                rendered = fun(*self._url_args, **self._url_kwargs)
-                self._finished = True
-                return self.render() if rendered is None else rendered
-            except HTTPError as err:
-                if err.log_message:
-                    log.warning("%s %s: %s", loggable(self.message.method),
-                                loggable(self.message.path), loggable(err))
-                return self._http_error(err)
-            except Exception as err:
-                if validation_errors(err) is None:  # a client error needs no traceback
-                    log.exception("%s %s failed", loggable(self.message.method),
-                                  loggable(self.message.path))
-                return self.error(err)
+            return self._run()
+        except Exception as exc:
+            return self.answer_exception(exc)
         finally:
             try:
                 self.on_finish()
             except Exception:
                 log.exception("on_finish failed for %s %s", loggable(self.message.method),
                               loggable(self.message.path))
+
+    def _run(self) -> Any:
+        if xsrf_required(self.application, self.message, self):
+            getattr(self, "check_xsrf_cookie", lambda: None)()
+        self.prepare()
+        if self._finished:
+            return self.render()
+        fun = self._verb_method()
+        if fun is None:
+            return self.unsupported()
+        rendered = fun(*self._url_args, **self._url_kwargs)
+        self._finished = True
+        return self.render() if rendered is None else rendered
 
 
 class WebMessageHandler(MessageHandler):
@@ -352,33 +397,39 @@ class WebMessageHandler(MessageHandler):
 
     def unsupported(self, *args: Any, **kwargs: Any) -> Any:
         allow = self._allow_header()
-        return self.render_error(
-            self._NOT_ALLOWED, error_handler=lambda: self.headers.__setitem__("Allow", allow)
-        )
+        return self.write_error(
+            self._NOT_ALLOWED, error_handler=lambda: self.headers.__setitem__("Allow", allow))
 
-    def error(self, err: Exception) -> Any:
-        errors = validation_errors(err)
-        if errors is not None:
-            return self.validation_failed(errors)
-        detail = traceback.format_exc() if self.application.debug else None
-        return self.render_error(self._SERVER_ERROR, detail=detail)
-
-    def validation_failed(self, errors: list[dict[str, Any]]) -> Any:
-        """400 with the field errors as JSON, whatever page errors normally get."""
+    def write_error(self, status: int, exc: BaseException | None = None, **kwargs: Any) -> Any:
+        """An error page for `status`: the rendering mixin's template if one is mixed in,
+        else plain HTML; field errors as JSON whatever the page; an HTTPError's reason and
+        headers; the traceback only when debugging."""
         self.clear_payload()
-        self.set_status(self._BAD_REQUEST)
-        self.add_to_payload("errors", errors)
-        self.headers["Content-Type"] = "application/json"
-        self.body = to_json(self._payload)
+        if isinstance(exc, HTTPError):
+            self.headers.update(exc.headers)
+        errors = field_errors(exc)
+        if errors is not None:
+            self.add_to_payload("errors", errors)
+        error_handler = kwargs.get("error_handler")
+        if error_handler is not None:
+            error_handler()
+        status_msg = kwargs.get("status_msg")
+        if status_msg is None and isinstance(exc, HTTPError):
+            status_msg = exc.reason
+        self.set_status(status, status_msg)
         self._finished = True
+        if errors is not None:
+            self.headers["Content-Type"] = "application/json"
+            self.body = to_json(self._payload)
+        else:
+            self.fill_error(kwargs.get("detail") or self._debug_detail(exc))
         return self.render()
 
-    def _http_error(self, err: HTTPError) -> Any:
-        def add_headers() -> None:
-            self.headers.update(err.headers)
-
-        return self.render_error(err.status_code, error_handler=add_headers,
-                                 status_msg=err.reason)
+    def _debug_detail(self, exc: BaseException | None) -> str | None:
+        """The traceback of a server error, for the page when `debug` is on."""
+        if exc is None or isinstance(exc, HTTPError) or not self.application.debug:
+            return None
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
     def redirect(self, url: str, status_code: int = 302) -> Response:
         """Answer with a redirect to `url`, dropping whatever was rendered so far."""
@@ -389,20 +440,9 @@ class WebMessageHandler(MessageHandler):
         self.body = ""
         return self.render()
 
-    def render_error(self, status_code: int, error_handler: Callable[[], Any] | None = None,
-                     status_msg: str | None = None, detail: str | None = None,
-                     **kwargs: Any) -> Any:
-        """Render an error page: the mixin's template if one is mixed in, else plain HTML."""
-        self.clear_payload()
-        if error_handler is not None:
-            error_handler()
-        self.set_status(status_code, status_msg)
-        self._finished = True
-        self.fill_error(detail)
-        return self.render()
-
     def fill_error(self, detail: str | None) -> None:
-        """Put the error into the response: a mixin's templated page, else plain HTML."""
+        """The error page as the body (`write_error`'s last step): a mixin's templated
+        page, else `default_error_page`."""
         page_hook = getattr(self, "render_error_page", None)
         page = page_hook(self.status_code, detail=detail) if page_hook is not None else None
         self.body = page if page is not None else self.default_error_page(detail)

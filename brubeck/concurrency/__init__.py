@@ -5,10 +5,9 @@ a backend that has already monkey-patched this process (gunicorn's gevent
 worker, say), else the first installed of gevent, eventlet. Installing the
 backend is the only place where monkey patching happens, and it happens once.
 
-Every backend module offers the same small contract:
-`install()`, `spawn(fn, *a)`, `Pool(size)`, `sleep(s)`, `Event`, `Queue`,
-`Timeout`, `zmq` (its green pyzmq), `run_in_thread(fn, *a)` and
-`serve_wsgi(app, host, port, ...)`.
+Every backend module offers the same small contract, the `Backend` Protocol
+below (mypy checks both modules against it). To add a backend: write a module
+that satisfies it and add its import path to `BACKENDS`, the one place to register.
 """
 
 from __future__ import annotations
@@ -17,7 +16,12 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+if TYPE_CHECKING:
+    from ..limits import Limits
 
 BACKENDS = {
     "gevent": "brubeck.concurrency.gevent",
@@ -25,7 +29,48 @@ BACKENDS = {
 }
 ENV_VAR = "BRUBECK_CONCURRENCY"
 
-_active: ModuleType | None = None
+
+
+class GreenEvent(Protocol):
+    """A resettable flag green threads wait on (gevent's interface; eventlet's is adapted)."""
+
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool | None: ...
+
+
+class Backend(Protocol):
+    """What a concurrency backend module provides; `app.backend` is one.
+
+    `zmq` is the backend's green pyzmq module, imported on first use (WSGI-only apps
+    need no pyzmq). `run_in_thread` runs blocking C or CPU work in a native thread
+    without blocking the loop (a stdlib pool would, once patched). `serve_wsgi`
+    serves a WSGI app with Brubeck's hardened server for this backend.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def Event(self) -> Callable[[], GreenEvent]: ...  # noqa: N802 (the modules' names)
+    @property
+    def Queue(self) -> Callable[..., Any]: ...  # noqa: N802
+    @property
+    def Pool(self) -> Callable[..., Any]: ...  # noqa: N802
+    @property
+    def Timeout(self) -> type[Any]: ...  # noqa: N802 (a BaseException; `with Timeout(s):`)
+    @property
+    def zmq(self) -> ModuleType: ...
+
+    def install(self) -> None: ...
+    def spawn(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+    def sleep(self, seconds: float = 0, /) -> None: ...
+    def run_in_thread(self, fn: Callable[..., Any], /, *args: Any) -> Any: ...
+    def serve_wsgi(self, app: Callable[..., Any], host: str = ..., port: int = ...,
+                   sock: Any = ..., limits: Limits | None = ...) -> None: ...
+
+
+_active: Backend | None = None
 
 
 class BackendError(RuntimeError):
@@ -74,7 +119,7 @@ def choose(configured: str | None = None) -> str:
     )
 
 
-def select(configured: str | None = None) -> ModuleType:
+def select(configured: str | None = None) -> Backend:
     """Install the chosen backend once and return its module."""
     global _active
     name = choose(configured)
@@ -84,12 +129,20 @@ def select(configured: str | None = None) -> ModuleType:
         return _active
     if not _installed(name):
         raise BackendError(f"{name} is not installed: pip install 'brubeck[{name}]'")
-    module = importlib.import_module(BACKENDS[name])
+    module = cast(Backend, importlib.import_module(BACKENDS[name]))
     module.install()
     _active = module
     return module
 
 
-def active() -> ModuleType:
+def active() -> Backend:
     """The installed backend; installs the default one if none was chosen yet."""
     return _active if _active is not None else select()
+
+
+if TYPE_CHECKING:  # mypy checks that each backend module is a Backend
+    from . import eventlet as _eventlet
+    from . import gevent as _gevent
+
+    _gevent_checked: Backend = _gevent
+    _eventlet_checked: Backend = _eventlet
