@@ -18,8 +18,11 @@ import re
 from collections.abc import Iterator
 from typing import IO, Any
 
-from .errors import reason_phrase
+from .errors import HTTPError, reason_phrase
 from .limits import Limits
+from .request import MAX_LENGTH_DIGITS, body_length, parse_content_length
+
+__all__ = ["MAX_LENGTH_DIGITS", "parse_content_length"]  # moved to brubeck.request
 
 
 class Refusal(ValueError):
@@ -229,49 +232,21 @@ class HeadReader:
         return pending
 
 
-#: More digits than any body we would take; bounds the int() of client text.
-MAX_LENGTH_DIGITS = 19
-
-
-def parse_content_length(text: str) -> int | None:
-    """A Content-Length value as a number, or None unless it is 1 to 19 ASCII digits.
-
-    ``str.isdigit`` and ``int`` take non-ASCII digits, signs and ``_``; ``int``
-    of 5000 digits raises instead of returning.
-    """
-    if not text or len(text) > MAX_LENGTH_DIGITS or not (text.isascii() and text.isdigit()):
-        return None
-    return int(text)
-
-
 def check_head(headers: Any, lines: int, limits: Limits, version: str = "HTTP/1.1") -> None:
-    """Refuse ambiguous framing and oversized bodies, from parsed `headers` (an HTTPMessage).
+    """Refuse dropped lines, ambiguous framing and oversized bodies in a parsed head.
 
-    `lines` is `HeadReader.count`: fewer parsed fields than lines means the
-    parser dropped some (a line without a colon, a space before the colon).
-    `version` is the request line's: HTTP/1.0 has no Transfer-Encoding.
+    `headers` is the server's header object (`HeadFields`, or eventlet's
+    HTTPMessage); `lines` is `HeadReader.count`: fewer parsed fields than lines
+    means the parser dropped some (a line without a colon, a space before the
+    colon). The framing rules themselves are `brubeck.request.body_length`.
     """
     if len(headers) != lines:
         raise Refusal(400, "Malformed header line")
-    lengths = headers.get_all("content-length")
-    codings = headers.get_all("transfer-encoding")
-    if codings:
-        if version == "HTTP/1.0":
-            raise Refusal(400, "Transfer-Encoding in an HTTP/1.0 request: send Content-Length")
-        if lengths:
-            raise Refusal(400, "Content-Length with Transfer-Encoding")
-        if len(codings) > 1 or codings[0].strip(" \t").lower() != "chunked":
-            raise Refusal(501, "Only Transfer-Encoding: chunked is supported")
-        return
-    if not lengths:
-        return
-    if len(lengths) > 1:
-        raise Refusal(400, "Duplicate Content-Length")
-    length = parse_content_length(lengths[0].strip(" \t"))
-    if length is None:
-        raise Refusal(400, "Invalid Content-Length")
-    if length > limits.body:
-        raise Refusal(413, f"Request body over {limits.body} bytes")
+    try:
+        body_length(headers.get_all("content-length"), headers.get_all("transfer-encoding"),
+                    limits, version)
+    except HTTPError as error:
+        raise Refusal(error.status_code, error.reason) from None
 
 
 #: A chunk-size line, extensions and CRLF included; longer is a 400.

@@ -1,8 +1,10 @@
-"""The request a handler sees, the same whichever connection delivered it.
+"""The request a handler sees, the same whichever transport delivered it.
 
-Nothing here does I/O: connections build a `Request` from what they read, and
-everything else (arguments, cookies, JSON, files) is parsed lazily, once, on
-first use. Malformed input raises `BadRequest`, which becomes a 400.
+Nothing here does I/O: transports hand what they read to `build_request`,
+which holds every HTTP rule about a request once (target, lengths, limits), so
+WSGI and Mongrel2 refuse the same input alike. Everything else (arguments,
+cookies, JSON, files) is parsed lazily, once, on first use. Malformed input
+raises `BadRequest`, which becomes a 400.
 """
 
 from __future__ import annotations
@@ -10,47 +12,23 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import multipart
 
-from .errors import BadRequest, RequestTooLarge
+from .datastructures import Headers
+from .errors import BadRequest, HTTPError, RequestTooLarge
 from .limits import DEFAULT_LIMITS, Limits
 
-
-class Headers(Mapping[str, str]):
-    """Case-insensitive, multi-valued header map; `headers[name]` is the first value."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, pairs: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
-        self._values: dict[str, list[str]] = {}
-        items = pairs.items() if isinstance(pairs, Mapping) else pairs
-        for name, value in items:
-            self._values.setdefault(name.lower(), []).append(value)
-
-    def __getitem__(self, name: str) -> str:
-        return self._values[name.lower()][0]
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._values
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def get_all(self, name: str) -> list[str]:
-        return list(self._values.get(name.lower(), ()))
-
-    def __repr__(self) -> str:
-        return f"Headers({self._values!r})"
+__all__ = ["Headers", "Request", "RequestCookie", "body_length", "build_request",
+           "check_path", "check_percent_encoding", "decode_path", "parse_content_length",
+           "parse_cookie_header", "parse_json", "parse_query"]
 
 
 def _reject_constant(name: str) -> Any:
@@ -200,11 +178,12 @@ def parse_cookie_header(header: str) -> dict[str, RequestCookie]:
 
 
 class Request:
-    """One HTTP request: method, path, headers, body, and what is parsed from them."""
+    """One HTTP request: method, path, headers, body, and what is parsed from them.
 
-    # Declared, not set: only Mongrel2Connection gives a request this event
-    # (set when the client disconnects); over WSGI the attribute does not exist.
-    client_gone: Any
+    `transport` is whatever the transport that built it attached (None when
+    none did): the Mongrel2 connection keeps the client's sender, connection
+    id and disconnect event there, so the request itself stays protocol-free.
+    """
 
     def __init__(
         self,
@@ -217,6 +196,7 @@ class Request:
         scheme: str = "http",
         version: str = "HTTP/1.1",
         limits: Limits = DEFAULT_LIMITS,
+        transport: Any = None,
     ) -> None:
         self.method = method.upper()
         self.path = path
@@ -227,12 +207,58 @@ class Request:
         self.scheme = scheme
         self.version = version
         self.limits = limits
-        # Set by connections that know about the client's connection (Mongrel2).
-        self.sender: str | None = None
-        self.conn_id: str | None = None
-        # True once answered by other means (a bulk reply): the handler's own
-        # return value is then not sent again.
-        self.answered = False
+        self.transport = transport
+
+    def is_disconnected(self) -> bool:
+        """Whether the client has gone away, as far as the transport can tell."""
+        check = getattr(self.transport, "is_disconnected", None)
+        return bool(check()) if check is not None else False
+
+    # -- 0.4 names for what the transport knows --------------------------------
+    # Read-only in spirit; the setters keep code that assigned them working by
+    # putting the value on a plain transport record.
+
+    def _record(self) -> Any:
+        if self.transport is None:
+            self.transport = SimpleNamespace()
+        return self.transport
+
+    @property
+    def sender(self) -> str | None:
+        return getattr(self.transport, "sender", None)
+
+    @sender.setter
+    def sender(self, value: str | None) -> None:
+        self._record().sender = value
+
+    @property
+    def conn_id(self) -> str | None:
+        return getattr(self.transport, "conn_id", None)
+
+    @conn_id.setter
+    def conn_id(self, value: str | None) -> None:
+        self._record().conn_id = value
+
+    @property
+    def client_gone(self) -> Any:
+        """The transport's event set when the client disconnects (Mongrel2 only)."""
+        try:
+            return self.transport.gone
+        except AttributeError:
+            raise AttributeError("this request's transport has no 'client_gone' event") from None
+
+    @client_gone.setter
+    def client_gone(self, event: Any) -> None:
+        self._record().gone = event
+
+    @property
+    def answered(self) -> bool:
+        """True once the transport answered it by other means (a bulk reply)."""
+        return bool(getattr(self.transport, "answered", False))
+
+    @answered.setter
+    def answered(self, value: bool) -> None:
+        self._record().answered = value
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
@@ -348,3 +374,111 @@ class Request:
         for header in self.headers.get_all("cookie"):
             jar.update(parse_cookie_header(header))
         return jar
+
+
+# -- the one request builder -----------------------------------------------------
+
+#: More digits than any body we would take; bounds the int() of client text.
+MAX_LENGTH_DIGITS = 19
+#: What `body_length` returns for a chunked body (its length is not known yet).
+CHUNKED = -1
+
+
+def parse_content_length(text: str) -> int | None:
+    """A Content-Length value as a number, or None unless it is 1 to 19 ASCII digits.
+
+    ``str.isdigit`` and ``int`` take non-ASCII digits, signs and ``_``; ``int``
+    of 5000 digits raises instead of returning.
+    """
+    if not text or len(text) > MAX_LENGTH_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def body_length(lengths: list[str] | None, codings: list[str] | None, limits: Limits,
+                version: str = "HTTP/1.1") -> int | None:
+    """How a head frames its body: a length, `CHUNKED`, or None (no body).
+
+    `lengths` and `codings` are every Content-Length and Transfer-Encoding
+    value. Ambiguous framing (both, duplicates, a length that is not plain
+    digits, Transfer-Encoding in HTTP/1.0) is a 400, a coding other than
+    chunked a 501, a length over `limits.body` a 413, all before any body byte
+    is read. The servers call this on the head; `build_request` on the headers.
+    """
+    if codings:
+        if version == "HTTP/1.0":
+            raise BadRequest("Transfer-Encoding in an HTTP/1.0 request: send Content-Length")
+        if lengths:
+            raise BadRequest("Content-Length with Transfer-Encoding")
+        if len(codings) > 1 or codings[0].strip(" \t").lower() != "chunked":
+            raise HTTPError(501, "Only Transfer-Encoding: chunked is supported")
+        return CHUNKED
+    if not lengths:
+        return None
+    if len(lengths) > 1:
+        raise BadRequest("Duplicate Content-Length")
+    length = parse_content_length(lengths[0].strip(" \t"))
+    if length is None:
+        raise BadRequest("Invalid Content-Length")
+    if length > limits.body:
+        raise RequestTooLarge(f"Request body over {limits.body} bytes")
+    return length
+
+
+def _server_decoded_path(path: str) -> str:
+    """A path the server already percent-decoded, given as Latin-1 text of its bytes (WSGI)."""
+    if not path.isascii():
+        try:
+            path = path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raise BadRequest("Path is not valid UTF-8") from None
+    return check_path(path)
+
+
+def build_request(method: str, raw_target: str, headers: Headers, body: bytes, *,
+                  remote_addr: str = "", scheme: str = "http", version: str = "HTTP/1.1",
+                  limits: Limits = DEFAULT_LIMITS, transport: Any = None,
+                  declared_length: int | None = None, path: str | None = None,
+                  added_headers: int = 0) -> Request:
+    """The Request for what a transport read; a request HTTP refuses raises HTTPError.
+
+    Every rule about a parsed request lives here, so each transport applies
+    it alike: the request line's length (414), the header count (431), the
+    target (percent-encoding, UTF-8 path without NUL, ASCII query: 400), the
+    body's framing and size (`body_length`; 411 for a chunked body the
+    transport did not decode; 413) and its agreement with Content-Length.
+
+    `raw_target` is the target as sent, percent-encoded, with its `?query`.
+    `declared_length` is the body length the transport already settled (it
+    checked the head with `body_length` and read or decoded the body); when
+    None it is taken from `headers`. `path` is the path a server already
+    percent-decoded (WSGI's PATH_INFO: it may differ from the target's under
+    a mount point). `added_headers` counts headers the transport added itself
+    (Mongrel2's X-Forwarded-For), which the client is not charged for.
+    """
+    if len(method) + len(raw_target) + len(version) + 4 > limits.request_line:  # 2 SP, CRLF
+        raise HTTPError(414, "Request line too long")
+    if headers.count_over(limits.header_count + added_headers):
+        raise HTTPError(431, "Too many request headers")
+    check_percent_encoding(raw_target)
+    raw_path, _, query = raw_target.partition("?")
+    if not query.isascii():
+        raise BadRequest("Query string is not ASCII")
+    if path is None:
+        path = decode_path(raw_path)
+    else:
+        path = _server_decoded_path(path)
+    if declared_length is None:
+        length = body_length(headers.get_all("content-length"),
+                             headers.get_all("transfer-encoding"), limits, version)
+        if length == CHUNKED:
+            raise HTTPError(411, "Chunked bodies are not supported here: send a Content-Length")
+        declared_length = length or 0
+    if len(body) != declared_length:
+        if len(body) > limits.body:
+            raise RequestTooLarge(f"Request body over {limits.body} bytes")
+        raise BadRequest("Body does not match its Content-Length")
+    if declared_length > limits.body:
+        raise RequestTooLarge(f"Request body over {limits.body} bytes")
+    return Request(method, path or "/", query, headers, body, remote_addr, scheme, version,
+                   limits, transport)

@@ -6,10 +6,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadRequest, HTTPError, RequestTooLarge, loggable
-from ..http_checks import Refusal, parse_content_length
+from ..datastructures import EnvironHeaders
+from ..errors import BadRequest, HTTPError, loggable
+from ..http_checks import Refusal
 from ..limits import Limits
-from ..request import Headers, Request, check_path, check_percent_encoding
+from ..request import CHUNKED, Request, body_length, build_request
 from ..response import plain_response, wsgi_parts
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("brubeck.wsgi")
 
-_SPECIAL_HEADERS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+__all__ = ["EnvironHeaders", "WSGIConnection", "request_from_environ", "wsgi_app"]
 
 
 class WSGIConnection:
@@ -47,88 +48,42 @@ def _read(stream: Any, size: int) -> bytes:
         raise BadRequest("Malformed request body", log_message=str(error)) from None
 
 
-def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+def _read_body(environ: dict[str, Any], limits: Limits) -> tuple[bytes, int]:
+    """The body and its length, read only after the head's framing allowed it (413 first)."""
     length_text = environ.get("CONTENT_LENGTH") or ""
-    if not length_text and "HTTP_TRANSFER_ENCODING" not in environ:
-        return b""  # most requests: nothing to read
+    coding = environ.get("HTTP_TRANSFER_ENCODING")
+    if not length_text and coding is None:
+        return b"", 0  # most requests: nothing to read
+    # No version: eventlet reports HTTP/1.0 for every request; the server's own
+    # head check already held the request line's version against the framing.
+    length = body_length([length_text] if length_text else None,
+                         [coding] if coding is not None else None, limits)
     stream = environ.get("wsgi.input")
-    if length_text:
-        length = parse_content_length(length_text)
-        if length is None:
-            raise BadRequest("Invalid Content-Length")
-        if length > limit:
-            raise RequestTooLarge(f"Body over {limit} bytes")
-        if not length or stream is None:
-            return b""
-        body = _read(stream, length)
-        if len(body) != length:
-            raise BadRequest("Body shorter than its Content-Length")
-        return body
-    if stream is None or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return b""
-    body = _read(stream, limit + 1)
-    if len(body) > limit:
-        raise RequestTooLarge(f"Body over {limit} bytes")
-    return body
-
-
-def header_pairs(environ: dict[str, Any]) -> list[tuple[str, str]]:
-    """The request headers in a WSGI environ, as lower-case (name, value) pairs."""
-    pairs = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            pairs.append((key[5:].replace("_", "-").lower(), value))
-        elif key in _SPECIAL_HEADERS and value:
-            pairs.append((_SPECIAL_HEADERS[key], value))
-    return pairs
-
-
-class EnvironHeaders(Headers):
-    """Headers read from the environ the first time a handler looks at them.
-
-    Many handlers never do, and building the map costs as much as routing.
-    `_values` is Headers' slot: while unset, reading it lands in __getattr__.
-    """
-
-    __slots__ = ("_environ",)
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        self._environ = environ
-
-    def __getattr__(self, name: str) -> Any:
-        if name != "_values":
-            raise AttributeError(name)
-        self._values = Headers(header_pairs(self._environ))._values
-        return self._values
+    if stream is None or not length:
+        return b"", 0
+    if length == CHUNKED:  # the server decodes it; read one byte past the limit to tell
+        body = _read(stream, limits.body + 1)
+        return body, len(body)
+    body = _read(stream, length)
+    if len(body) != length:
+        raise BadRequest("Body shorter than its Content-Length")
+    return body, length
 
 
 def request_from_environ(environ: dict[str, Any], limits: Limits) -> Request:
     """Build a Request from a WSGI environ; malformed input raises a 4xx HTTPError."""
-    headers = EnvironHeaders(environ)
-    # An environ no bigger than the limit cannot hold too many headers: count only then.
-    if len(environ) > limits.header_count and len(headers) > limits.header_count:
-        raise HTTPError(431, "Too many headers")
-    raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")  # ours, gunicorn, uwsgi
-    if raw_target:
-        check_percent_encoding(raw_target)
-    path = environ.get("PATH_INFO", "/")
     query = environ.get("QUERY_STRING", "")
-    if not (path.isascii() and query.isascii()):  # WSGI gives the path's bytes as latin-1
-        try:
-            path = path.encode("latin-1").decode("utf-8")
-            query.encode("ascii")
-        except UnicodeError:
-            raise BadRequest("Request target is not valid UTF-8") from None
-    return Request(
-        method=environ["REQUEST_METHOD"],
-        path=check_path(path) or "/",
-        query_string=query,
-        headers=headers,
-        body=_read_body(environ, limits.body),
+    # The target as sent (ours, gunicorn, uwsgi); the path the server decoded
+    # is PATH_INFO, which under a mount point is only the target's tail.
+    raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or \
+        (f"?{query}" if query else "")
+    body, length = _read_body(environ, limits)
+    return build_request(
+        environ["REQUEST_METHOD"], raw_target, EnvironHeaders(environ), body,
         remote_addr=environ.get("REMOTE_ADDR", ""),
         scheme=environ.get("wsgi.url_scheme", "http"),
         version=environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-        limits=limits,
+        limits=limits, declared_length=length, path=environ.get("PATH_INFO", "/"),
     )
 
 
