@@ -21,7 +21,7 @@ NEEDS = ("zmq", "bin:mongrel2", "bin:m2sh")
 
 
 def _config(chroot: Path, port: int):
-    from brubeck.mongrel2_config import Mongrel2Config
+    from brubeck.mongrel2.config import Mongrel2Config
 
     pull, pub = free_ports(2)  # distinct from each other and from `port`
     config = Mongrel2Config(chroot=chroot, port=port, pull_addr=f"tcp://127.0.0.1:{pull}",
@@ -34,7 +34,7 @@ def _anchor(module: str):
     """Mongrel2 plus one `bench.apps` handler process."""
     @contextlib.contextmanager
     def launch(port: int, workdir: Path) -> Iterator[list[subprocess.Popen]]:
-        from brubeck import mongrel2_config
+        from brubeck.mongrel2 import config as mongrel2_config
 
         chroot = workdir / f"{module}-{port}"
         config = _config(chroot, port)

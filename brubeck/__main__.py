@@ -69,7 +69,7 @@ def serve_mongrel2(args: argparse.Namespace) -> None:
     """Mongrel2 in the foreground plus `--workers` processes (this process supervises)."""
     import logging
 
-    from .mongrel2_workers import serve as supervise
+    from .workers import serve as supervise
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     raise SystemExit(supervise(args.target, Path(args.mongrel2_dir), args.workers,
@@ -77,7 +77,7 @@ def serve_mongrel2(args: argparse.Namespace) -> None:
 
 
 def mongrel2_config(args: argparse.Namespace) -> None:
-    from .mongrel2_config import Mongrel2Config
+    from .mongrel2.config import Mongrel2Config
 
     config = Mongrel2Config(chroot=Path(args.dir), port=args.port, bind_addr=args.bind,
                             pull_addr=args.pull, pub_addr=args.pub, protocol=args.protocol)

@@ -1,329 +1,39 @@
-"""Mongrel2's wire format, without I/O: parse what it pushes, frame what we publish.
-
-A request is `SENDER CONN_ID PATH LEN:HEADERS,LEN:BODY,` where HEADERS is a
-tnetstring dict (handler `protocol='tnetstring'`) or JSON text in a netstring
-(the default `json` protocol). Both carry raw client bytes; JSON also carries
-raw control characters and lists for repeated headers, so it is read leniently
-as Latin-1. Header values come out as Latin-1 strings, as WSGI gives them.
-
-Uploads bigger than Mongrel2's `limits.content_length` arrive twice: first
-with `x-mongrel2-upload-start: PATH`, then with `x-mongrel2-upload-done: PATH`
-too, once the body sits in a file under `upload.temp_store`. A client can
-send those headers itself, so `upload_file` checks the path before trusting it.
-"""
+"""Moved to `brubeck.mongrel2.wire` (and uploads to `brubeck.mongrel2.uploads`);
+this name keeps old imports working."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from ..mongrel2 import tnetstring
+from ..mongrel2.uploads import (
+    UPLOAD_DONE,
+    UPLOAD_START,
+    UPLOAD_TEMPLATE,
+    UploadStore,
+    check_upload,
+    spooled_file,
+    upload_state,
+)
+from ..mongrel2.wire import (
+    MAX_TARGETS,
+    MalformedMessage,
+    Message,
+    Mongrel2Client,
+    check_head,
+    chunks,
+    client_of,
+    conn_id_text,
+    declared_length,
+    frame,
+    parse_message,
+    request_headers,
+    sender_text,
+    to_request,
+)
 
-from ..errors import BadRequest, HTTPError
-from ..http_checks import Refusal
-from ..http_checks import check_head as check_framing
-from ..limits import Limits
-from ..request import Headers, Request, decode_path
-from . import tnetstring
+UPLOAD_EXAMPLE = UPLOAD_TEMPLATE
 
-UPLOAD_START = "x-mongrel2-upload-start"
-UPLOAD_DONE = "x-mongrel2-upload-done"
-MAX_TARGETS = 128  # Mongrel2's limits.handler_targets: connection ids per reply
-UPLOAD_EXAMPLE = "/tmp/mongrel2.upload.XXXXXX"
-# What Mongrel2's reply parser (src/handler_parser.rl) reads as a sender and as one
-# target. Anything else in a reply frame would be misread: a space or comma in an
-# id adds or cuts targets, "X " turns the frame into a control message.
-_SENDER = re.compile(r"[A-Za-z0-9-]+")
-_CONN_ID = re.compile(r"[0-9]{1,19}")
-
-
-class MalformedMessage(ValueError):
-    """The envelope parsed (so we can still answer) but headers or body did not."""
-
-    def __init__(self, sender: str, conn_id: str, reason: str) -> None:
-        super().__init__(reason)
-        self.sender = sender
-        self.conn_id = conn_id
-
-
-@dataclass
-class Message:
-    """One message from Mongrel2, headers decoded, nothing else interpreted."""
-
-    sender: str
-    conn_id: str
-    path: str
-    headers: dict[str, list[str]]
-    body: bytes
-    meta: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def method(self) -> str:
-        return self.meta.get("METHOD", "")
-
-    @property
-    def is_disconnect(self) -> bool:
-        if self.method != "JSON":
-            return False
-        try:
-            return json.loads(self.body.decode("latin-1")).get("type") == "disconnect"
-        except (ValueError, AttributeError, RecursionError):  # deep nesting is hostile, not a crash
-            return False
-
-    def header(self, name: str) -> str | None:
-        values = self.headers.get(name)
-        return values[0] if values else None
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    return "" if value is None else str(value)
-
-
-def _values(value: object) -> list[str]:
-    if isinstance(value, list):
-        return [_text(v) for v in value]
-    return [_text(value)]
-
-
-def _header_dict(raw: bytes) -> dict:
-    """The headers as a dict, whichever protocol the handler speaks."""
-    value, rest = tnetstring.parse(raw)
-    if isinstance(value, dict):  # tnetstring protocol
-        headers, body_part = value, rest
-    elif isinstance(value, bytes):  # JSON protocol: JSON text in a netstring
-        headers = json.loads(value.decode("latin-1"), strict=False)
-        body_part = rest
-        if not isinstance(headers, dict):
-            raise ValueError("Mongrel2 JSON headers are not an object")
-    else:
-        raise ValueError("Mongrel2 headers are neither a dict nor JSON text")
-    return {"headers": headers, "body": tnetstring.loads(body_part)}
-
-
-def parse_message(raw: bytes) -> Message:
-    """Parse one PULLed frame; `MalformedMessage` if only the envelope is sound."""
-    try:
-        sender, conn_id, path, rest = raw.split(b" ", 3)
-        sender_text, conn_text = sender.decode("ascii"), conn_id.decode("ascii")
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("not a Mongrel2 message envelope") from None
-    if not _CONN_ID.fullmatch(conn_text):
-        raise ValueError("Mongrel2 connection id is not a number")
-    if not _SENDER.fullmatch(sender_text):  # we could never address a reply to it
-        raise ValueError("Mongrel2 sender is not letters, digits and '-'")
-    try:
-        parts = _header_dict(rest)
-        body = parts["body"]
-        if not isinstance(body, bytes):
-            raise ValueError("Mongrel2 body is not a string")
-        meta: dict[str, str] = {}
-        headers: dict[str, list[str]] = {}
-        for key, value in parts["headers"].items():
-            name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
-            values = [value.decode("latin-1")] if isinstance(value, bytes) else _values(value)
-            if not name.isupper():  # HTTP headers, which Mongrel2 lower-cases
-                headers.setdefault(name.lower(), []).extend(values)
-            else:  # Mongrel2's own upper-case keys: METHOD, PATH, QUERY, ...
-                if not values:
-                    raise ValueError(f"Mongrel2 header {name[:40]!r} is an empty list")
-                meta[name] = values[0]
-    except (ValueError, TypeError, RecursionError) as error:
-        raise MalformedMessage(sender_text, conn_text, str(error)) from None
-    return Message(sender_text, conn_text, path.decode("latin-1"), headers, body, meta)
-
-
-def check_head(message: Message, limits: Limits, headers: Headers | None = None) -> None:
-    """What Mongrel2 lets through but the WSGI servers refuse: the same limits and framing.
-
-    Mongrel2 bounds the path, not the request line; forwards duplicate, signed
-    or non-numeric Content-Lengths and Content-Length with Transfer-Encoding;
-    and spools chunked bodies as uploads of unknown length. Its own
-    X-Forwarded-For does not count against the client's headers.
-    """
-    line = len(message.method) + len(message.meta.get("URI", message.path)) \
-        + len(message.meta.get("VERSION", "HTTP/1.1")) + 4  # two spaces, CRLF
-    if line > limits.request_line:
-        raise HTTPError(414, "Request line too long")
-    count = sum(map(len, message.headers.values())) - ("x-forwarded-for" in message.headers)
-    if count > limits.header_count:
-        raise HTTPError(431, "Too many headers")
-    if headers is None:
-        headers = request_headers(message)
-    try:
-        check_framing(headers, len(headers), limits)
-    except Refusal as refusal:
-        raise HTTPError(refusal.status, refusal.reason) from None
-    if headers.get("transfer-encoding") is not None:
-        raise HTTPError(411, "Chunked bodies are not supported behind Mongrel2: send a length")
-
-
-def request_headers(message: Message) -> Headers:
-    return Headers([(name, value) for name, values in message.headers.items()
-                    for value in values])
-
-
-def to_request(message: Message, limits: Limits, body: bytes | None = None) -> Request:
-    """The protocol-free Request for a message; bad input raises a 4xx HTTPError."""
-    headers = request_headers(message)
-    check_head(message, limits, headers)
-    if body is None and len(message.body) != (declared_length(message) or 0):
-        raise BadRequest("Body does not match its Content-Length")
-    query = message.meta.get("QUERY", "")
-    try:
-        query.encode("ascii")
-    except UnicodeEncodeError:
-        raise BadRequest("Query string is not ASCII") from None
-    raw_path = message.meta.get("PATH") or message.path
-    request = Request(
-        method=message.method or "GET",
-        path=decode_path(raw_path) or "/",
-        query_string=query,
-        headers=headers,
-        body=message.body if body is None else body,
-        remote_addr=message.meta.get("REMOTE_ADDR", ""),
-        scheme=message.meta.get("URL_SCHEME", "http"),
-        version=message.meta.get("VERSION", "HTTP/1.1"),
-        limits=limits,
-    )
-    request.sender = message.sender
-    request.conn_id = message.conn_id
-    return request
-
-
-# -- uploads -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class UploadStore:
-    """Where Mongrel2 spools big bodies: its `upload.temp_store` and server `chroot`.
-
-    Mongrel2 chroots when started as root, so the paths it reports are inside
-    the chroot; joining them to `chroot` finds the file from the worker.
-    """
-
-    template: str  # e.g. /tmp/mongrel2.upload.XXXXXX
-    chroot: str | None = None
-
-    def __post_init__(self) -> None:
-        # mkstemp needs the X's; without them every upload would share one name,
-        # and a relative path would depend on the worker's directory.
-        if not self.template.startswith("/") or not self.template.endswith("XXXXXX") \
-                or "\0" in self.template:
-            raise ValueError(f"upload_store must be Mongrel2's absolute upload.temp_store"
-                             f" ending in XXXXXX (e.g. {UPLOAD_EXAMPLE}), not {self.template!r}")
-        if self.chroot is not None and not os.path.isabs(self.chroot):
-            raise ValueError(f"chroot must be an absolute path, not {self.chroot!r}")
-
-    def _outside(self, path: str) -> Path:
-        base = Path(self.chroot or "/")
-        return base / path.lstrip("/") if self.chroot else Path(path)
-
-    def locate(self, reported: str) -> Path:
-        """The real file behind a reported upload path; BadRequest if it is not ours.
-
-        The name must be the template's with its X's replaced by the letters and
-        digits mkstemp uses, and resolve to a regular file directly in the store.
-        """
-        directory, _, name_template = self.template.rpartition("/")
-        prefix = name_template.rstrip("X")
-        name = reported.rpartition("/")[2]
-        suffix = name[len(prefix):]
-        if (reported.rpartition("/")[0] != directory or not name.startswith(prefix)
-                or len(name) != len(name_template)
-                or not (suffix.isascii() and suffix.isalnum())):
-            raise BadRequest("Bad upload", log_message=f"upload path {reported!r} not in store")
-        store = os.path.realpath(self._outside(directory or "/"))
-        real = os.path.realpath(self._outside(reported))
-        if os.path.dirname(real) != store or not os.path.isfile(real):
-            raise BadRequest("Bad upload", log_message=f"upload path {reported!r} is no file")
-        return Path(real)
-
-
-def upload_state(message: Message) -> str | None:
-    """None for an ordinary request, else 'start' or 'done' (headers unchecked)."""
-    if message.header(UPLOAD_DONE) is not None:
-        return "done"
-    if message.header(UPLOAD_START) is not None:
-        return "start"
-    return None
-
-
-def spooled_file(message: Message, store: UploadStore | None) -> Path:
-    """The file named by `x-mongrel2-upload-start`, checked to lie in the store.
-
-    Mongrel2 sets that header on both messages of an upload (the `done` one
-    repeats it), so this is the file to delete whatever else is wrong.
-    """
-    starts = message.headers.get(UPLOAD_START, [])
-    if store is None:
-        raise BadRequest("Bad upload", log_message="upload without a configured upload_store")
-    if len(starts) != 1:
-        raise BadRequest("Bad upload", log_message="not one upload-start header")
-    return store.locate(starts[0])
-
-
-def check_upload(message: Message) -> None:
-    """Both upload headers agree and no body came inline (else a client forged them)."""
-    starts = message.headers.get(UPLOAD_START, [])
-    dones = message.headers.get(UPLOAD_DONE, [])
-    if message.body:
-        raise BadRequest("Bad upload", log_message="upload header on a request with a body")
-    if len(dones) > 1 or (dones and dones != starts):
-        raise BadRequest("Bad upload", log_message="upload headers do not match")
-
-
-def declared_length(message: Message) -> int | None:
-    text = message.header("content-length")
-    # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses
-    return int(text) if text is not None and text.isascii() and text.isdigit() else None
-
-
-# -- replies ---------------------------------------------------------------------------
-
-def conn_id_text(conn_id: int | str) -> str:
-    """`conn_id` as the decimal digits of a reply target; ValueError for anything else."""
-    if isinstance(conn_id, int) and not isinstance(conn_id, bool):
-        text = str(conn_id)
-    elif isinstance(conn_id, str):
-        text = conn_id
-    else:
-        text = ""
-    if not _CONN_ID.fullmatch(text):
-        raise ValueError(f"a Mongrel2 connection id is a non-negative integer of at most"
-                         f" 19 digits, not {conn_id!r}")
-    return text
-
-
-def sender_text(sender: str) -> str:
-    """`sender` if Mongrel2 can read it as a reply's UUID; ValueError otherwise."""
-    if not isinstance(sender, str) or not _SENDER.fullmatch(sender):
-        raise ValueError(f"a Mongrel2 sender is letters, digits and '-' (the handler's"
-                         f" send_ident), not {sender!r}")
-    return sender
-
-
-def frame(sender: str, conn_ids: Iterable[int | str], data: bytes) -> bytes:
-    """One reply to up to 128 connections: `SENDER LEN:ID1 ID2, DATA`.
-
-    Sender and ids are checked, so no id can add targets or change the frame's kind.
-    """
-    ids = " ".join(conn_id_text(i) for i in conn_ids).encode("ascii")
-    if not ids:
-        raise ValueError("a Mongrel2 reply needs at least one connection id")
-    return b"%s %d:%s, %s" % (sender_text(sender).encode("ascii"), len(ids), ids, data)
-
-
-def chunks(conn_ids: Iterable[int | str], size: int = MAX_TARGETS) -> Iterator[list[str]]:
-    """Checked ids in batches of `size`; a bad id raises before any batch is sent."""
-    checked = [conn_id_text(conn_id) for conn_id in conn_ids]
-    batch: list[str] = []
-    for conn_id in checked:
-        batch.append(conn_id)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+__all__ = ["MAX_TARGETS", "UPLOAD_DONE", "UPLOAD_EXAMPLE", "UPLOAD_START", "MalformedMessage",
+           "Message", "Mongrel2Client", "UploadStore", "check_head", "check_upload", "chunks",
+           "client_of", "conn_id_text", "declared_length", "frame", "parse_message",
+           "request_headers", "sender_text", "spooled_file", "tnetstring", "to_request",
+           "upload_state"]

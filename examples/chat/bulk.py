@@ -15,7 +15,7 @@ from typing import Any
 
 from hub import Message, Room
 
-from brubeck.connections.mongrel2 import Mongrel2Connection
+from brubeck.mongrel2 import Mongrel2Connection
 from brubeck.request import Request
 from brubeck.response import Response
 

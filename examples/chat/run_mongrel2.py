@@ -24,8 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # run from a checkout without installing
 
-from brubeck import mongrel2_workers  # noqa: E402
-from brubeck.mongrel2_config import CONFIG_NAME, Mongrel2Config, free_ports  # noqa: E402
+from brubeck import workers  # noqa: E402
+from brubeck.mongrel2.config import CONFIG_NAME, Mongrel2Config, free_ports  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CHAT_REDIS"] = redis_url
         print(f"Chat on http://127.0.0.1:{args.port} ({args.workers} workers, {redis_url})",
               flush=True)
-        return mongrel2_workers.serve(f"{HERE / 'app.py'}:app", chroot, args.workers)
+        return workers.serve(f"{HERE / 'app.py'}:app", chroot, args.workers)
 
 
 if __name__ == "__main__":

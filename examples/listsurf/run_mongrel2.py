@@ -24,8 +24,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from brubeck import mongrel2_config  # noqa: E402
-from brubeck.mongrel2_config import Mongrel2Config, free_ports  # noqa: E402
+from brubeck.mongrel2 import config as mongrel2_config  # noqa: E402
+from brubeck.mongrel2.config import Mongrel2Config, free_ports  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from brubeck import mongrel2_config
+from brubeck.mongrel2 import config as mongrel2_config
 from tests.support.mongrel2 import mongrel2_server, wait_static
 from tests.support.processes import free_port, python_env, stop, wait_for_http
 

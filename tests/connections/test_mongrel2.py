@@ -15,8 +15,7 @@ from contextlib import contextmanager
 import pytest
 
 from brubeck.connections import from_url
-from brubeck.connections import mongrel2_wire as wire
-from brubeck.connections.mongrel2 import Mongrel2Connection
+from brubeck.mongrel2 import Mongrel2Connection, uploads, wire
 from brubeck.request_handling import Brubeck, WebMessageHandler
 from brubeck.response import Response
 from tests.conftest import BACKEND
@@ -296,7 +295,7 @@ def test_security_16_upload_store_must_be_an_absolute_mkstemp_template(template)
 
 def test_security_16_upload_chroot_must_be_absolute():
     with pytest.raises(ValueError, match="absolute"):
-        wire.UploadStore("/tmp/m.XXXXXX", "relative/dir")
+        uploads.UploadStore("/tmp/m.XXXXXX", "relative/dir")
 
 
 @pytest.mark.parametrize("options", [{"sender_id": "a b"}, {"sender_id": "caf\u00e9"},
@@ -304,7 +303,7 @@ def test_security_16_upload_chroot_must_be_absolute():
                                      {"host_name": "local\x00host"},
                                      {"pull_addr": "tcp://127.0.0.1:1\t"}])
 def test_security_16_config_refuses_what_mongrel2_would_misread(tmp_path, options):
-    from brubeck.mongrel2_config import Mongrel2Config
+    from brubeck.mongrel2.config import Mongrel2Config
 
     with pytest.raises(ValueError):
         Mongrel2Config(tmp_path, **options).render()
@@ -319,7 +318,7 @@ def test_reply_many_serializes_once_groups_by_sender_and_marks_answered():
     requests = []
     for sender, conn_id in [("a", "1"), ("b", "2"), ("a", "3")]:
         request = Request("GET", "/wait")
-        request.sender, request.conn_id = sender, conn_id
+        request.transport = wire.Mongrel2Client(sender, conn_id)
         requests.append(request)
     assert conn.reply_many(requests, Response("news")) == 2
     assert all(r.answered for r in requests)
@@ -328,7 +327,7 @@ def test_reply_many_serializes_once_groups_by_sender_and_marks_answered():
 
 
 def test_config_routes_extra_handlers_each_to_its_own_sockets(tmp_path):
-    from brubeck.mongrel2_config import Mongrel2Config
+    from brubeck.mongrel2.config import Mongrel2Config
 
     config = Mongrel2Config(tmp_path, extra_handlers={"/api/": ("tcp://127.0.0.1:7001",
                                                                 "tcp://127.0.0.1:7002")})
@@ -352,7 +351,7 @@ def test_no_socket_before_run_and_url_options():
     conn = from_url("mongrel2://tcp://127.0.0.1:9999,tcp://127.0.0.1:9998"
                     "?upload_store=/tmp/m.XXXXXX&chroot=/srv/m2")
     assert (conn.pull_addr, conn.pub_addr) == ("tcp://127.0.0.1:9999", "tcp://127.0.0.1:9998")
-    assert conn.uploads == wire.UploadStore("/tmp/m.XXXXXX", "/srv/m2")
+    assert conn.uploads == uploads.UploadStore("/tmp/m.XXXXXX", "/srv/m2")
     assert conn._pub is None
     with pytest.raises(ValueError):
         from_url("mongrel2://a,b?nope=1")
@@ -362,7 +361,7 @@ def test_upload_store_refuses_paths_outside(tmp_path):
     (tmp_path / "tmp").mkdir()
     (tmp_path / "tmp" / "m.ABCDEF").write_bytes(b"x")
     (tmp_path / "secret").write_bytes(b"x")
-    store = wire.UploadStore("/tmp/m.XXXXXX", str(tmp_path))
+    store = uploads.UploadStore("/tmp/m.XXXXXX", str(tmp_path))
     assert store.locate("/tmp/m.ABCDEF") == tmp_path / "tmp" / "m.ABCDEF"
     for forged in ["/etc/passwd", "/tmp/../secret", "/tmp/m.ABC", "/tmp/x.ABCDEF",
                    "/tmp/m.NOFILE", "", "/tmp/m.ABCDE\0"]:

@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from brubeck.connections import mongrel2_wire as wire
-from brubeck.connections.mongrel2 import Mongrel2Connection
+from brubeck.mongrel2 import Mongrel2Connection, wire
 from tests.conftest import BACKEND
 from tests.connections.test_mongrel2 import connect, make_app, read_response, serving
 from tests.hostile.fake_mongrel2 import request_frame

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from brubeck.connections import tnetstring
+from brubeck.mongrel2 import tnetstring
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.binary()

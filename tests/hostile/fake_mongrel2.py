@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from brubeck.connections import tnetstring
+from brubeck.mongrel2 import tnetstring
 
 SENDER = "fake-m2"
 

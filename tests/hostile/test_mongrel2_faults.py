@@ -15,7 +15,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from brubeck import concurrency, mongrel2_config
+from brubeck import concurrency
+from brubeck.mongrel2 import config as mongrel2_config
 from tests.hostile import rawhttp
 from tests.support.mongrel2 import free_config, mongrel2_server
 from tests.support.processes import ROOT, python_env, stop

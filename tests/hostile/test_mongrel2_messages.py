@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import pytest
 
 from brubeck import concurrency
-from brubeck.connections import tnetstring
-from brubeck.connections.mongrel2 import Mongrel2Connection
 from brubeck.limits import DEFAULT_LIMITS
+from brubeck.mongrel2 import Mongrel2Connection, tnetstring
 from tests.hostile.app import build_hostile_app
 from tests.hostile.fake_mongrel2 import SENDER, FakeMongrel2, request_frame
 

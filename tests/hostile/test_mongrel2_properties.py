@@ -13,11 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brubeck import concurrency
-from brubeck.connections import mongrel2_wire as wire
-from brubeck.connections import tnetstring
-from brubeck.connections.mongrel2 import Mongrel2Connection
 from brubeck.errors import HTTPError
 from brubeck.limits import Limits
+from brubeck.mongrel2 import Mongrel2Connection, tnetstring, uploads, wire
 from tests.hostile.app import build_hostile_app
 
 EXAMPLES = settings(max_examples=300, deadline=None,
@@ -197,8 +195,8 @@ def test_serving_a_parsed_message_answers_once_and_never_raises(frame):
     assert not failures.records, failures.records[0].getMessage()  # no bug in the connection
     statuses = [f.split(b", ", 1)[1].split(b" ", 2)[1] for f in conn._pub.frames
                 if f.split(b", ", 1)[1]]
-    started = (message.header(wire.UPLOAD_START) is not None
-               and message.header(wire.UPLOAD_DONE) is None)
+    started = (message.header(uploads.UPLOAD_START) is not None
+               and message.header(uploads.UPLOAD_DONE) is None)
     assert len(statuses) == (0 if started and not statuses else 1), conn._pub.frames
     assert all(200 <= int(s) < 600 for s in statuses)
     assert conn._running == 0

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brubeck import mongrel2_config
-from brubeck.mongrel2_config import Mongrel2Config
+from brubeck.mongrel2 import config as mongrel2_config
+from brubeck.mongrel2.config import Mongrel2Config
 from tests.support.processes import free_port, free_ports, stop  # noqa: F401  (free_port: as before)
 
 PING = "ping.txt"

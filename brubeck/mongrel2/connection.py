@@ -1,0 +1,300 @@
+"""Mongrel2 over ZeroMQ: PULL requests from Mongrel2, PUB replies back.
+
+Mongrel2 speaks HTTP and PUSHes each request to whichever worker process is
+free, so any number of workers may connect to the same pair of addresses.
+Nothing here opens a socket before `run()`, which takes the green pyzmq of
+the application's concurrency backend.
+
+Every request gets an answer: a crash is a 500 (from `Brubeck.handle`), a
+request running past `request_timeout` is a 504, and on SIGTERM the worker
+stops pulling, serves what is already queued, answers stragglers with 503 after
+`drain_timeout`, then returns from `run()`.
+
+A handler can learn its client went away: `message.is_disconnected()` (and
+0.4's `message.client_gone` event) turns true when Mongrel2 reports the
+disconnect. The send API is `sender.ReplySender`'s, spooled uploads are
+`uploads.UploadSpool`'s, and the bytes on the wire are `wire`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from ..errors import HTTPError, loggable
+from ..request import Request
+from ..response import Response, http_bytes, plain_response
+from . import wire
+from .sender import ReplySender
+from .uploads import UploadSpool, UploadStore, upload_state
+
+if TYPE_CHECKING:
+    from ..app import Brubeck
+
+log = logging.getLogger("brubeck.mongrel2")
+
+
+class Mongrel2Connection(ReplySender):
+    """Serve an app behind Mongrel2: `Mongrel2Connection(pull_addr, pub_addr)`.
+
+    `pull_addr` is the handler's `send_spec`, `pub_addr` its `recv_spec`
+    (Mongrel2 binds both; workers connect). `upload_store` is Mongrel2's
+    `upload.temp_store` and `chroot` its server chroot; without them, uploads
+    spooled to disk are refused with 400.
+    """
+
+    def __init__(self, pull_addr: str, pub_addr: str, *, upload_store: str | None = None,
+                 chroot: str | None = None, drain_timeout: float = 30.0,
+                 handle_signals: bool = True) -> None:
+        self.pull_addr = pull_addr
+        self.pub_addr = pub_addr
+        self.uploads = UploadStore(upload_store, chroot) if upload_store else None
+        self._spool = UploadSpool(self.uploads)
+        self.drain_timeout = drain_timeout
+        self.handle_signals = handle_signals
+        self._pub: Any = None
+        self._inflight: dict[tuple[str, str], set[Request]] = {}
+        self._stopping: Any = None
+        self._idle: Any = None
+        self._running = 0
+
+    def __repr__(self) -> str:
+        return f"Mongrel2Connection({self.pull_addr!r}, {self.pub_addr!r})"
+
+    @classmethod
+    def from_url_parts(cls, pull_addr: str, pub_addr: str, query: str = "") -> Mongrel2Connection:
+        """Build from `mongrel2://PULL,PUB?upload_store=...&chroot=...` pieces."""
+        options = {k: v[-1] for k, v in parse_qs(query).items()}
+        unknown = set(options) - {"upload_store", "chroot", "drain_timeout"}
+        if unknown:
+            raise ValueError(f"unknown mongrel2 connection options {sorted(unknown)}")
+        drain = float(options.pop("drain_timeout", 30.0))
+        return cls(pull_addr, pub_addr, upload_store=options.get("upload_store"),
+                   chroot=options.get("chroot"), drain_timeout=drain)
+
+    # -- serving -------------------------------------------------------------------
+
+    def run(self, application: Brubeck) -> None:
+        """Serve until `shutdown()` or SIGTERM, then drain and return."""
+        backend = application.backend
+        zmq = backend.zmq
+        context = zmq.Context()
+        pull = context.socket(zmq.PULL)
+        pull.setsockopt(zmq.LINGER, 0)
+        pub = context.socket(zmq.XPUB)  # a PUB that also sees Mongrel2 subscribe
+        pub.setsockopt(zmq.LINGER, 2000)  # let the last replies out on close
+        self._pub = pub
+        self._stopping = backend.Event()
+        self._idle = backend.Event()
+        self._idle.set()
+        self._receiver_done = backend.Event()
+        self._waiting = False
+        self._app = application
+        previous = self._install_signals()
+        try:
+            pub.connect(self.pub_addr)
+            self._await_subscriber(pub, zmq, backend)
+            pull.connect(self.pull_addr)
+            log.info("worker %d pulling %s, publishing %s", os.getpid(), self.pull_addr,
+                     self.pub_addr)
+            receiver = backend.spawn(self._receive, pull, zmq)
+            # Wake up now and then: under eventlet, SIGTERM's handler runs inside the
+            # hub's poll, and the wake-up it schedules waits until that poll returns.
+            while not self._stopping.wait(0.5):
+                pass
+            if self._waiting:  # idle in recv(): nothing is lost by killing it
+                receiver.kill()
+            else:  # it holds a message (a full pool?): let it finish with it
+                self._receiver_done.wait()
+            self._drain(pull, zmq)
+            if not self._idle.wait(self.drain_timeout):
+                self._abandon()
+            log.info("worker %d stopped", os.getpid())
+        finally:
+            self._restore_signals(previous)
+            pull.close()
+            pub.close()
+            self._pub = None
+            context.term()
+
+    def _await_subscriber(self, pub: Any, zmq: Any, backend: Any) -> None:
+        """PUB slow joiner: replies sent before Mongrel2's SUB has subscribed are
+        dropped, so take no request until its subscription has arrived."""
+        waited = 0.0
+        while not self._stopping.is_set():
+            try:
+                pub.recv(zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                backend.sleep(0.01)
+                waited += 0.01
+                if waited >= 5.0:
+                    log.warning("still waiting for Mongrel2 to subscribe at %s", self.pub_addr)
+                    waited = 0.0
+
+    def shutdown(self) -> None:
+        """Stop pulling; `run()` then serves what is queued and returns."""
+        if self._stopping is not None:
+            self._stopping.set()
+
+    def _install_signals(self) -> Any:
+        if not self.handle_signals:
+            return None
+
+        def on_term(signum: int, frame: Any) -> None:
+            log.info("worker %d got SIGTERM: draining", os.getpid())
+            self.shutdown()
+
+        try:
+            return signal.signal(signal.SIGTERM, on_term)
+        except ValueError:  # not the main thread (threading may be green-patched)
+            log.warning("not in the main thread: SIGTERM will not drain this worker")
+            return None
+
+    def _restore_signals(self, previous: Any) -> None:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _receive(self, pull: Any, zmq: Any) -> None:
+        """Read every waiting message before yielding, then block for more.
+
+        A green `recv()` returns a queued message without yielding to the hub,
+        and dispatching only spawns, so this loop empties the queue first.
+        """
+        try:
+            while not self._stopping.is_set():
+                self._waiting = True
+                frame = pull.recv()
+                self._waiting = False
+                self._dispatch(frame)
+        finally:
+            self._receiver_done.set()
+
+    def _drain(self, pull: Any, zmq: Any) -> None:
+        """Dispatch what is already queued in the PULL socket, without waiting."""
+        while True:
+            try:
+                frame = pull.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._dispatch(frame)
+
+    def _dispatch(self, frame: bytes) -> None:
+        """Parse one frame; never raises, so a bad message cannot stop the worker."""
+        try:
+            message = wire.parse_message(frame)
+        except wire.MalformedMessage as error:
+            log.warning("malformed Mongrel2 message from %s: %s", error.conn_id, _Safe(error))
+            self.send(error.sender, error.conn_id, http_bytes(plain_response(400), "GET"))
+            return
+        except Exception as error:
+            log.warning("dropped an unreadable Mongrel2 message: %s", _Safe(error))
+            return
+        if message.is_disconnect:
+            self._client_left(message.sender, message.conn_id)
+            return
+        if message.method == "JSON":
+            log.debug("ignored a Mongrel2 JSON message on %s", message.conn_id)
+            return
+        self._running += 1
+        self._idle.clear()
+        pool = self._app.pool
+        try:
+            (pool.spawn if pool is not None else self._app.backend.spawn)(self._serve, message)
+        except Exception:
+            self._running -= 1
+            log.exception("could not start a request")
+
+    def _client_left(self, sender: str, conn_id: str) -> None:
+        for request in self._inflight.get((sender, conn_id), ()):
+            wire.client_of(request).gone.set()
+
+    # -- one request ---------------------------------------------------------------
+
+    def _serve(self, message: wire.Message) -> None:
+        method = message.method
+        try:
+            request = self._request(message)
+            if request is None:
+                return  # an upload has started; its `done` message comes later
+            self._answer(request)
+        except HTTPError as err:
+            log.info("%s %s refused: %s", _Safe(method), _Safe(message.path), _Safe(err))
+            self.send(message.sender, message.conn_id,
+                      http_bytes(plain_response(err.status_code, err.reason,
+                                                {"Connection": "close"}), method))
+            self.send(message.sender, message.conn_id, b"")
+        except Exception:
+            log.exception("%s %s failed in the Mongrel2 connection", _Safe(method),
+                          _Safe(message.path))
+            self.send(message.sender, message.conn_id, http_bytes(plain_response(500), method))
+        finally:
+            self._running -= 1
+            if self._running == 0:
+                self._idle.set()
+
+    def _request(self, message: wire.Message) -> Request | None:
+        """The request of a message; None for an upload still arriving or refused already."""
+        limits = self._app.limits
+        if upload_state(message) is None:
+            return wire.to_request(message, limits)
+        body = self._spool.body(message, limits)
+        return None if body is None else wire.to_request(message, limits, body)
+
+    def _answer(self, request: Request) -> None:
+        client = wire.client_of(request)
+        client.gone = self._app.backend.Event()
+        key = (client.sender, client.conn_id)
+        self._inflight.setdefault(key, set()).add(request)
+        try:
+            response = self._handle_in_time(request)
+        finally:
+            waiting = self._inflight.get(key)
+            if waiting is not None:
+                waiting.discard(request)
+                if not waiting:
+                    del self._inflight[key]
+        if client.is_disconnected():
+            log.debug("%s %s: client left before the reply", _Safe(request.method),
+                      _Safe(request.path))
+            return
+        if client.answered:  # already answered in bulk with others (reply_many)
+            return
+        self.reply(request, response)
+
+    def _handle_in_time(self, request: Request) -> Response:
+        backend = self._app.backend
+        timer = None
+        try:
+            with backend.Timeout(self._app.request_timeout) as timer:
+                return self._app.handle(request)
+        except backend.Timeout as expired:
+            if timer is None or expired is not timer:
+                raise
+            log.error("%s %s ran over %ss: answered 504", _Safe(request.method),
+                      _Safe(request.path), self._app.request_timeout)
+            return plain_response(504)
+
+    def _abandon(self) -> None:
+        """Drain timed out: tell every client still waiting, rather than hang them."""
+        busy = [r for requests in self._inflight.values() for r in requests]
+        log.error("%d requests still running after %ss; answering 503", len(busy),
+                  self.drain_timeout)
+        for request in busy:
+            self.reply(request, plain_response(503, headers={"Connection": "close"}))
+
+
+class _Safe:
+    """Client text for a log argument, control characters escaped only if the line is
+    written (no formatting cost for a disabled level)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return loggable(self.value)

@@ -1,0 +1,90 @@
+"""The send API of a Mongrel2 worker: raw bytes, whole responses, bulk replies, closes.
+
+Mongrel2 never parses a reply: each is a complete HTTP message framed for up
+to 128 connection ids (`wire.frame`), published on the worker's PUB socket.
+An empty body tells Mongrel2 to close those connections.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from ..request import Request
+from ..response import Response, http_bytes
+from . import wire
+
+log = logging.getLogger("brubeck.mongrel2")
+
+
+class ReplySender:
+    """Replies to Mongrel2's clients over the PUB socket in `_pub` (None when not running)."""
+
+    _pub: Any = None
+
+    def send(self, uuid: str, conn_id: str, data: bytes) -> None:
+        """Send raw bytes to one connection (an empty `data` closes it)."""
+        self._publish(wire.frame(uuid, [conn_id], data))
+
+    def reply(self, request: Request, response: Response | bytes | str) -> None:
+        """Send a response to the request's client in one message."""
+        data = http_bytes(response, request.method) if isinstance(response, Response) \
+            else response
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        client = wire.client_of(request)
+        self.send(client.sender, client.conn_id, data)
+        if _should_close(request, response):
+            self.close(request)
+
+    def reply_bulk(self, uuid: str, idents: Iterable[str], data: bytes | str) -> None:
+        """Send the same bytes to many connections, 128 ids per message."""
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        for batch in wire.chunks(idents):
+            self._publish(wire.frame(uuid, batch, payload))
+
+    def reply_many(self, requests: Iterable[Request], response: Response) -> int:
+        """Answer many requests with one response, serialized once and sent in bulk.
+
+        Each request is marked answered, so its own handler's return value is
+        not sent again. Returns the number of ZeroMQ messages sent.
+        """
+        by_sender: dict[str, list[str]] = {}
+        method = "GET"
+        for request in requests:
+            client = wire.client_of(request)
+            client.answered = True
+            method = request.method
+            by_sender.setdefault(client.sender, []).append(client.conn_id)
+        data = http_bytes(response, method)
+        sent = 0
+        for sender, idents in by_sender.items():
+            self.reply_bulk(sender, idents, data)
+            sent += (len(idents) + wire.MAX_TARGETS - 1) // wire.MAX_TARGETS
+        return sent
+
+    def close(self, request: Request) -> None:
+        """Close the client connection of `request`."""
+        client = wire.client_of(request)
+        self.send(client.sender, client.conn_id, b"")
+
+    def close_bulk(self, uuid: str, idents: Iterable[str]) -> None:
+        """Close many connections, 128 ids per message."""
+        self.reply_bulk(uuid, idents, b"")
+
+    def _publish(self, frame: bytes) -> None:
+        if self._pub is None:  # after shutdown, or before run()
+            log.warning("Mongrel2Connection is not running: reply dropped")
+            return
+        self._pub.send(frame)
+
+
+def _should_close(request: Request, response: Any) -> bool:
+    """Mongrel2 keeps connections alive unless told; honour `Connection: close` and 1.0."""
+    if isinstance(response, Response) \
+            and (response.get_header("Connection") or "").lower() == "close":
+        return True
+    if request.version == "HTTP/1.0":
+        return "keep-alive" not in request.headers.get("connection", "").lower()
+    return False
