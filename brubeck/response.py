@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import reason_phrase
+from .errors import HTTPError, loggable, reason_phrase
 
 log = logging.getLogger("brubeck.response")
 
@@ -215,6 +215,22 @@ def plain_response(status_code: int, reason: str | None = None,
     text = reason or reason_phrase(status_code)
     pairs = [("Content-Type", "text/plain; charset=utf-8"), *header_pairs(headers)]
     return Response(f"{status_code} {text}\n", status_code, text, pairs)
+
+
+def refusal_response(status_code: int, reason: str | None = None) -> Response:
+    """A request refused before any handler ran: a short text, and the connection closes."""
+    return plain_response(status_code, reason, [("Connection", "close")])
+
+
+def refuse(error: HTTPError, request_line: object, client: object = "-",
+           logger: logging.Logger = log) -> Response:
+    """The one refusal every transport makes: one escaped log line, then `refusal_response`.
+
+    `request_line` (or what the transport has of it) is client text, cut to 200
+    characters and escaped, so a refused request cannot forge log lines.
+    """
+    logger.info("refused %s %s: %s", client, loggable(str(request_line)[:200]), loggable(error))
+    return refusal_response(error.status_code, error.reason)
 
 
 def wsgi_parts(response: Response, method: str) -> tuple[str, list[tuple[str, str]], bytes]:

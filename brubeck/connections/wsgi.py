@@ -7,11 +7,10 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..datastructures import EnvironHeaders
-from ..errors import BadRequest, HTTPError, loggable
-from ..http_checks import Refusal
+from ..errors import BadRequest, HTTPError
 from ..limits import Limits
 from ..request import CHUNKED, Request, body_length, build_request
-from ..response import plain_response, wsgi_parts
+from ..response import refuse, wsgi_parts
 
 if TYPE_CHECKING:
     from ..app import Brubeck
@@ -40,10 +39,10 @@ def _read(stream: Any, size: int) -> bytes:
     """Read from the client; a stalled or broken body is the client's error, not a 500."""
     try:
         return stream.read(size)
+    except HTTPError:  # our servers' chunked decoder refuses with 400, 413 or 431
+        raise
     except TimeoutError:
         raise HTTPError(408, "Request body not received in time") from None
-    except Refusal as refusal:  # our servers' chunked decoder: 400, 413 or 431
-        raise HTTPError(refusal.status, refusal.reason) from None
     except (OSError, ValueError) as error:  # another server's chunk framing, early EOF
         raise BadRequest("Malformed request body", log_message=str(error)) from None
 
@@ -94,9 +93,8 @@ def wsgi_app(application: Brubeck, environ: dict[str, Any],
     try:
         request = request_from_environ(environ, application.limits)
     except HTTPError as err:
-        log.info("%s %s refused: %s", loggable(method), loggable(environ.get("PATH_INFO")),
-                 loggable(err))
-        response = plain_response(err.status_code, err.reason, {"Connection": "close"})
+        response = refuse(err, f"{method} {environ.get('PATH_INFO', '')}",
+                          environ.get("REMOTE_ADDR", "-"), log)
     else:
         response = application.handle(request)
     status, headers, body = wsgi_parts(response, method)

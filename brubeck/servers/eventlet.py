@@ -1,0 +1,149 @@
+"""Brubeck's hardened server on eventlet.wsgi: its hooks mapped onto `HardenedConnection`.
+
+eventlet already refuses Content-Length with Transfer-Encoding; the rest is
+`brubeck.servers.http`, read through `HeadReader` instead of eventlet's own
+fixed 8 KiB-per-line / 64 KiB wrapper so the configured limits apply.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+with warnings.catch_warnings():  # its multi-line deprecation banner; the backend logs one line
+    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+    import eventlet
+    import eventlet.green.socket
+    import eventlet.wsgi
+
+from ..errors import loggable, reason_phrase
+from ..limits import Limits
+from .base import HardenedConnection, listen_socket, log, server_limits
+from .http import ChunkedBody, HeadReader, Refusal, check_head, check_request_line
+
+
+class _ChunkedInput(eventlet.wsgi.Input):
+    """eventlet's body stream with its chunked decoder replaced by Brubeck's strict one."""
+
+    def __init__(self, stream: eventlet.wsgi.Input, limits: Limits) -> None:
+        super().__init__(stream.rfile, None, stream._sock, wfile=stream.wfile,
+                         wfile_line=stream.wfile_line, chunked_input=True)
+        self.body = ChunkedBody(stream.rfile, limits)
+
+    def _chunked_read(self, rfile: Any, length: int | None = None,
+                      use_readline: bool = False) -> bytes:
+        if self.should_send_hundred_continue:
+            self.send_hundred_continue_response()
+            self.is_hundred_continue_response_sent = True
+        return self.body.read(length, use_readline)
+
+    def discard(self, buffer_size: int = 0) -> None:
+        """Never read a body the app left: where the next request starts is unknown."""
+        if not self.body.done:
+            raise eventlet.wsgi.ChunkReadError("unread chunked body")  # eventlet then closes
+
+
+def _head_timer(seconds: float, exception: BaseException) -> Any:
+    """An eventlet Timeout that starts only when told (its constructor would start it)."""
+    timer = eventlet.Timeout(None, exception)
+    timer.seconds = seconds
+    return timer
+
+
+class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
+    """eventlet's protocol holding Brubeck's line: limits, timeouts, unambiguous framing."""
+
+    def setup(self) -> None:
+        self._open(self.request, _head_timer)
+        super().setup()
+
+    def handle_one_request(self) -> None:
+        self.raw_requestline = b""
+        self._serve_one(self.rfile, super().handle_one_request, self._write_refusal)
+
+    def _request_line(self) -> str:
+        return self.raw_requestline[:200].decode("latin-1").rstrip("\r\n")
+
+    def _write_refusal(self, response: bytes) -> None:
+        try:
+            self.wfile.write(response)
+            self.wfile.flush()
+        except OSError:
+            pass
+
+    def parse_request(self) -> bool:
+        outer = self.rfile  # eventlet's FileObjectForHeaders around the connection
+        reader = HeadReader(getattr(outer, "fp", outer), self.limits)
+        self.rfile = reader
+        try:
+            check_request_line(self.raw_requestline)
+            if not super().parse_request():
+                return False
+            check_head(self.headers, reader.count, self.limits, self.request_version)
+            return True
+        except Refusal as refusal:
+            self._write_refusal(self._refusal(refusal))
+            return False
+        finally:
+            self.rfile = outer
+
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        self._head_read(environ)
+        if "content-type" not in self.headers:  # eventlet fills in email's 'text/plain'
+            del environ["CONTENT_TYPE"]
+        stream = environ["wsgi.input"]
+        if stream.chunked_input:
+            environ["wsgi.input"] = environ["eventlet.input"] = _ChunkedInput(stream, self.limits)
+        return environ
+
+    def handle_one_response(self) -> None:
+        # eventlet ignores the app's `Connection: close` and would then read an
+        # unread (even endless chunked) body to keep the connection; honour it.
+        app = self.application
+
+        def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                for name, value in headers:
+                    if name.lower() == "connection" and value.lower() == "close":
+                        self.close_connection = True
+                        headers = [h for h in headers if h[0].lower() != "connection"]
+                        break
+                return start_response(status, headers, exc_info)
+
+            return app(environ, start)
+
+        self.application = application
+        super().handle_one_response()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's HTML error page and stderr line, made Brubeck's short plain refusal."""
+        self._write_refusal(self._refusal(Refusal(code, message or reason_phrase(code))))
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib's name)
+        """The stdlib's lines hold client text (the request line): escaped."""
+        try:
+            text = format % args
+        except (TypeError, ValueError):
+            text = f"{format!r} {args!r}"
+        log.debug("%s %s", self.client_address, loggable(text))
+
+
+def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767,
+          sock: Any = None, limits: Limits | None = None) -> None:
+    """Serve `app` until the process is told to stop; `limits` default to the app's own.
+
+    At most `limits.connections` connections are served at once; at the cap the
+    server stops accepting, and new connections wait in the listen backlog until
+    one closes (the head timer bounds how long an idle one can hold its place).
+    """
+    limits = server_limits(app, limits)
+    protocol = type("Protocol", (Protocol,), {"limits": limits})
+    listener = sock if sock is not None else listen_socket(
+        host, port, eventlet.green.socket.socket)
+    eventlet.wsgi.server(
+        listener, app, protocol=protocol, log=log, log_output=False, debug=False,
+        url_length_limit=limits.request_line + 1, socket_timeout=limits.read_timeout,
+        max_size=limits.connections,
+    )

@@ -1,0 +1,163 @@
+"""Brubeck's hardened server on gevent.pywsgi: pywsgi's hooks mapped onto `HardenedConnection`.
+
+pywsgi has no timeouts and no header limits of its own, reads heads through
+the email parser and writes headers and body apart; see `brubeck.servers.http`.
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.pool
+import gevent.socket
+from gevent import pywsgi
+
+from ..errors import loggable
+from ..limits import Limits
+from .base import HardenedConnection, listen_socket, log, server_limits
+from .http import (
+    ChunkedBody,
+    HeadFields,
+    Refusal,
+    check_head,
+    check_request_line,
+    read_request_line,
+)
+
+#: What pywsgi keeps as its log when given `log=None` (private, hence the fallback).
+_NO_ACCESS_LOG = getattr(pywsgi, "_NoopLog", ())
+
+
+class _ChunkedInput(pywsgi.Input):
+    """pywsgi's body stream with its chunked decoder replaced by Brubeck's strict one."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, rfile: Any, limits: Limits, socket: Any = None) -> None:
+        super().__init__(rfile, None, socket, chunked_input=True)
+        self.body = ChunkedBody(rfile, limits)
+
+    def _chunked_read(self, length: int | None = None, use_readline: bool = False) -> bytes:
+        self._send_100_continue()
+        return self.body.read(length, use_readline)
+
+    def _discard(self) -> None:
+        """Never read a body the app left: `run_application` closes the connection instead."""
+
+
+class Handler(HardenedConnection, pywsgi.WSGIHandler):
+    """pywsgi's handler holding Brubeck's line: limits, timeouts, unambiguous framing."""
+
+    def handle(self) -> None:
+        self.limits = self.server.limits
+        self.socket.settimeout(self.limits.read_timeout)
+        self._open(self.socket, gevent.Timeout)
+        super().handle()
+
+    def handle_one_request(self) -> Any:
+        self.requestline = ""
+        return self._serve_one(self.rfile, super().handle_one_request, self._refused)
+
+    def _refused(self, response: bytes) -> tuple[str, bytes]:
+        return response[9:12].decode("ascii"), response  # pywsgi writes the bytes as they are
+
+    def _request_line(self) -> str:
+        return self.requestline or ""
+
+    def read_requestline(self) -> str:
+        raw = read_request_line(self.rfile, self.limits.request_line)
+        if not raw.endswith(b"\n"):
+            return ""  # the client went away mid-line: close quietly
+        self.requestline = raw.decode("latin-1").rstrip("\r\n")  # for the refusal's log line
+        check_request_line(raw)
+        return self.requestline
+
+    def MessageClass(self, fp: Any, *args: Any) -> Any:  # noqa: N802 (pywsgi's name)
+        headers = HeadFields.read(fp, self.limits)
+        check_head(headers, len(headers), self.limits, self.request_version)
+        return headers
+
+    def _headers(self) -> Any:
+        return self.headers.environ_items()
+
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        self._head_read(environ)
+        stream = self.wsgi_input
+        if stream.chunked_input:
+            chunked = _ChunkedInput(self.rfile, self.limits, stream.socket)
+            if environ["wsgi.input"] is stream:  # not an upgrade, which gets the raw file
+                environ["wsgi.input"] = chunked
+            self.wsgi_input = chunked
+        return environ
+
+    def run_application(self) -> None:
+        try:
+            super().run_application()
+        finally:
+            stream = self.wsgi_input
+            if isinstance(stream, _ChunkedInput):
+                if not stream.body.done:
+                    self.close_connection = True  # where the next request starts is unknown
+            elif stream is not None and self.close_connection:
+                # pywsgi would read an unread body to its end before closing;
+                # closing without reading it is the point of refusing.
+                stream.content_length = stream.position
+
+    def _write_with_headers(self, data: bytes) -> None:
+        """Headers and body in one write: pywsgi's two writes stall keep-alive on Nagle."""
+        self.headers_sent = True
+        self.finalize_headers()
+        buffer = bytearray(b"HTTP/1.1 ")
+        buffer += self.status
+        buffer += b"\r\n"
+        for header, value in self.response_headers:
+            buffer += header + b": " + value + b"\r\n"
+        buffer += b"\r\n"
+        if data:
+            buffer += data
+        self._sendall(buffer)
+
+    def log_request(self) -> None:
+        # pywsgi formats an access-log line per request even with no log to write it to.
+        if not isinstance(self.server.log, _NO_ACCESS_LOG):
+            super().log_request()
+
+    def _handle_client_error(self, ex: BaseException) -> Any:
+        if isinstance(ex, Refusal):
+            return self._refused(self._refusal(ex))
+        if isinstance(ex, (ValueError, http.client.HTTPException)):  # pywsgi's own checks
+            return self._refused(self._refusal(Refusal(400, "Malformed request")))
+        return super()._handle_client_error(ex)
+
+    def log_error(self, msg: str, *args: Any) -> None:
+        """pywsgi's error lines hold client text (the request line): escaped, to our log."""
+        try:
+            text = msg % args if args else msg
+        except (TypeError, ValueError):
+            text = f"{msg!r} {args!r}"
+        log.warning("%s: %s", self.client_address, loggable(text))
+
+
+class Server(pywsgi.WSGIServer):
+    handler_class = Handler
+    limits: Limits
+
+
+def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767,
+          sock: Any = None, limits: Limits | None = None) -> None:
+    """Serve `app` until the process is told to stop; `limits` default to the app's own.
+
+    At most `limits.connections` connections are served at once; at the cap the
+    server stops accepting, and new connections wait in the listen backlog until
+    one closes (the head timer bounds how long an idle one can hold its place).
+    """
+    limits = server_limits(app, limits)
+    listener = sock if sock is not None else listen_socket(host, port, gevent.socket.socket)
+    server = Server(listener, application=app, log=None, error_log=log,
+                    spawn=gevent.pool.Pool(limits.connections))
+    server.limits = limits
+    server.serve_forever()
