@@ -18,12 +18,29 @@ from typing import Any
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+#: The handler attributes that answer each method, first found wins: HEAD runs
+#: `head` if a handler defines one, else `get` (the response then drops the body,
+#: in `Response.payload`). Built once; dispatch looks a method up here.
+VERB_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    method: ("head", "get") if method == "HEAD" else (method.lower(),)
+    for method in HTTP_METHODS
+}
+
+
+def with_head(methods: Iterable[str]) -> frozenset[str]:
+    """`methods` with HEAD added when GET is there: the one place HEAD follows GET."""
+    names = frozenset(methods)
+    return names | {"HEAD"} if "GET" in names and "HEAD" not in names else names
+
+
+def allow_header(methods: Iterable[str]) -> str:
+    """The `Allow` value for a resource that answers `methods` (HEAD with GET)."""
+    return ", ".join(sorted(with_head(methods)))
+
+
 def class_methods(handler_class: type) -> frozenset[str]:
     """The HTTP methods a handler class answers: the ones it defines, HEAD with GET."""
-    methods = {m for m in HTTP_METHODS if callable(getattr(handler_class, m.lower(), None))}
-    if "GET" in methods:
-        methods.add("HEAD")
-    return frozenset(methods)
+    return with_head(m for m in HTTP_METHODS if callable(getattr(handler_class, m.lower(), None)))
 
 
 def normalize_methods(method: str | Iterable[str] | None) -> frozenset[str] | None:
@@ -31,10 +48,7 @@ def normalize_methods(method: str | Iterable[str] | None) -> frozenset[str] | No
     if method is None:
         return None
     names = [method] if isinstance(method, str) else list(method)
-    methods = {name.upper() for name in names}
-    if "GET" in methods:
-        methods.add("HEAD")
-    return frozenset(methods)
+    return with_head(name.upper() for name in names)
 
 
 @dataclass(frozen=True)
