@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -214,30 +213,17 @@ class Request:
         check = getattr(self.transport, "is_disconnected", None)
         return bool(check()) if check is not None else False
 
-    # -- 0.4 names for what the transport knows --------------------------------
-    # Read-only in spirit; the setters keep code that assigned them working by
-    # putting the value on a plain transport record.
-
-    def _record(self) -> Any:
-        if self.transport is None:
-            self.transport = SimpleNamespace()
-        return self.transport
+    # -- 0.4 names for what the transport knows (read-only) ----------------------
 
     @property
     def sender(self) -> str | None:
+        """The Mongrel2 server that sent the request (None over other transports)."""
         return getattr(self.transport, "sender", None)
-
-    @sender.setter
-    def sender(self, value: str | None) -> None:
-        self._record().sender = value
 
     @property
     def conn_id(self) -> str | None:
+        """The client's Mongrel2 connection id (None over other transports)."""
         return getattr(self.transport, "conn_id", None)
-
-    @conn_id.setter
-    def conn_id(self, value: str | None) -> None:
-        self._record().conn_id = value
 
     @property
     def client_gone(self) -> Any:
@@ -247,18 +233,10 @@ class Request:
         except AttributeError:
             raise AttributeError("this request's transport has no 'client_gone' event") from None
 
-    @client_gone.setter
-    def client_gone(self, event: Any) -> None:
-        self._record().gone = event
-
     @property
     def answered(self) -> bool:
         """True once the transport answered it by other means (a bulk reply)."""
         return bool(getattr(self.transport, "answered", False))
-
-    @answered.setter
-    def answered(self, value: bool) -> None:
-        self._record().answered = value
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"

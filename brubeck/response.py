@@ -199,7 +199,7 @@ def http_response(body: Any, code: int, status: str, headers: dict[str, Any]) ->
     return text
 
 
-def render(body: Any, status_code: int, status_msg: str, headers: dict[str, Any]) -> dict:
+def render(body: Any, status_code: int, status_msg: str, headers: dict[str, Any]) -> dict[str, Any]:
     """Brubeck 0.4's helper: the parts of a response as a dict."""
     return {
         "body": body,

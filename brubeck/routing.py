@@ -53,7 +53,7 @@ def normalize_methods(method: str | Iterable[str] | None) -> frozenset[str] | No
 
 @dataclass(frozen=True)
 class Route:
-    pattern: re.Pattern
+    pattern: re.Pattern[str]
     target: Callable[..., Any]
     methods: frozenset[str] | None  # None: any method
 
@@ -70,7 +70,7 @@ class RouteMatch:
     """The outcome of routing one request."""
 
     route: Route | None
-    args: tuple = ()
+    args: tuple[str, ...] = ()
     kwargs: dict[str, str] = field(default_factory=dict)
     allowed: frozenset[str] = frozenset()
     refused: bool = False  # the path matched, but no route there takes the method
@@ -80,7 +80,7 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, pattern: str | re.Pattern, target: Callable[..., Any],
+    def add(self, pattern: str | re.Pattern[str], target: Callable[..., Any],
             method: str | Iterable[str] | None = None) -> Route:
         regex = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
         methods = normalize_methods(method)

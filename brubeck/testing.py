@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from .request import Headers, parse_cookie_header
+from .datastructures import Headers
+from .request import parse_cookie_header
 
 FileSpec = tuple[str, bytes] | tuple[str, bytes, str]
 
@@ -149,7 +150,7 @@ class TestClient(_Client):
 
     __test__ = False
 
-    def __init__(self, app: Callable, remote_addr: str = "127.0.0.1") -> None:
+    def __init__(self, app: Callable[..., Any], remote_addr: str = "127.0.0.1") -> None:
         super().__init__()
         self.app = app
         self.remote_addr = remote_addr
@@ -186,7 +187,8 @@ class TestClient(_Client):
                 environ[f"HTTP_{key}"] = value
         started: list[Any] = []
 
-        def start_response(status: str, response_headers: list, exc_info: Any = None) -> None:
+        def start_response(status: str, response_headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> None:
             started[:] = [status, response_headers]
 
         chunks = self.app(environ, start_response)

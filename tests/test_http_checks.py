@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from brubeck.http_checks import (
+from brubeck.limits import Limits
+from brubeck.request import parse_content_length
+from brubeck.servers.http import (
     MAX_CHUNK_LINE,
     ChunkedBody,
     ChunkedDecoder,
@@ -21,9 +23,7 @@ from brubeck.http_checks import (
     check_head,
     check_request_line,
     head_lines,
-    parse_content_length,
 )
-from brubeck.limits import Limits
 
 SMALL = Limits(body=256, header_bytes=200, header_count=4)
 EXAMPLES = settings(max_examples=400, deadline=None,

@@ -38,7 +38,8 @@ class WSGIConnection:
 def _read(stream: Any, size: int) -> bytes:
     """Read from the client; a stalled or broken body is the client's error, not a 500."""
     try:
-        return stream.read(size)
+        data: bytes = stream.read(size)
+        return data
     except HTTPError:  # our servers' chunked decoder refuses with 400, 413 or 431
         raise
     except TimeoutError:
@@ -87,7 +88,7 @@ def request_from_environ(environ: dict[str, Any], limits: Limits) -> Request:
 
 
 def wsgi_app(application: Brubeck, environ: dict[str, Any],
-             start_response: Callable) -> Iterable[bytes]:
+             start_response: Callable[..., Any]) -> Iterable[bytes]:
     """Answer one WSGI request with `application`."""
     method = environ.get("REQUEST_METHOD", "GET")
     try:

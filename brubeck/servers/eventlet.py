@@ -60,10 +60,12 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
 
     def handle_one_request(self) -> None:
         self.raw_requestline = b""
-        self._serve_one(self.rfile, super().handle_one_request, self._write_refusal)
+        rfile: Any = self.rfile
+        self._serve_one(rfile, super().handle_one_request, self._write_refusal)
 
     def _request_line(self) -> str:
-        return self.raw_requestline[:200].decode("latin-1").rstrip("\r\n")
+        line: bytes = self.raw_requestline
+        return line[:200].decode("latin-1").rstrip("\r\n")
 
     def _write_refusal(self, response: bytes) -> None:
         try:
@@ -73,7 +75,7 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
             pass
 
     def parse_request(self) -> bool:
-        outer = self.rfile  # eventlet's FileObjectForHeaders around the connection
+        outer: Any = self.rfile  # eventlet's FileObjectForHeaders around the connection
         reader = HeadReader(getattr(outer, "fp", outer), self.limits)
         self.rfile = reader
         try:
@@ -89,7 +91,7 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
             self.rfile = outer
 
     def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
+        environ: dict[str, Any] = super().get_environ()
         self._head_read(environ)
         if "content-type" not in self.headers:  # eventlet fills in email's 'text/plain'
             del environ["CONTENT_TYPE"]
@@ -101,7 +103,7 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
     def handle_one_response(self) -> None:
         # eventlet ignores the app's `Connection: close` and would then read an
         # unread (even endless chunked) body to keep the connection; honour it.
-        app = self.application
+        app: Callable[..., Any] = self.application
 
         def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

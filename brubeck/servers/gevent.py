@@ -84,9 +84,9 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         return self.headers.environ_items()
 
     def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
+        environ: dict[str, Any] = super().get_environ()
         self._head_read(environ)
-        stream = self.wsgi_input
+        stream: Any = self.wsgi_input
         if stream.chunked_input:
             chunked = _ChunkedInput(self.rfile, self.limits, stream.socket)
             if environ["wsgi.input"] is stream:  # not an upgrade, which gets the raw file

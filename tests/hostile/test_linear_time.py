@@ -27,7 +27,6 @@ import pytest
 from brubeck import cookies
 from brubeck.connections import mongrel2_wire, tnetstring
 from brubeck.errors import HTTPError
-from brubeck.http_checks import HeadFields, Refusal, head_lines
 from brubeck.limits import DEFAULT_LIMITS, KiB, MiB
 from brubeck.request import (
     Request,
@@ -39,6 +38,7 @@ from brubeck.request import (
 from brubeck.request import (
     parse_query as parse_query_string,
 )
+from brubeck.servers.http import HeadFields, Refusal, head_lines
 from tests.hostile import hostile_json
 
 LIMITS = DEFAULT_LIMITS

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from brubeck import cookies
 from brubeck.connections.wsgi import request_from_environ
 from brubeck.errors import HTTPError
-from brubeck.http_checks import HeadFields, HeadReader, Refusal, check_head
 from brubeck.limits import Limits
 from brubeck.request import Request, parse_cookie_header, parse_json
 from brubeck.routing import HTTP_METHODS
+from brubeck.servers.http import HeadFields, HeadReader, Refusal, check_head
 from tests.hostile.app import build_hostile_app
 
 EXAMPLES = settings(max_examples=300, deadline=None,
