@@ -25,6 +25,7 @@ from ..mongrel2.wire import (
     declared_length,
     frame,
     parse_message,
+    raw_target,
     request_headers,
     sender_text,
     to_request,
@@ -34,6 +35,6 @@ UPLOAD_EXAMPLE = UPLOAD_TEMPLATE
 
 __all__ = ["MAX_TARGETS", "UPLOAD_DONE", "UPLOAD_EXAMPLE", "UPLOAD_START", "MalformedMessage",
            "Message", "Mongrel2Client", "UploadStore", "check_head", "check_upload", "chunks",
-           "client_of", "conn_id_text", "declared_length", "frame", "parse_message",
+           "client_of", "conn_id_text", "declared_length", "frame", "parse_message", "raw_target",
            "request_headers", "sender_text", "spooled_file", "tnetstring", "to_request",
            "upload_state"]

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 
 from ..errors import HTTPError, loggable
 from ..request import Request
-from ..response import Response, http_bytes, plain_response
+from ..response import Response, http_bytes, plain_response, refuse
 from . import wire
 from .sender import ReplySender
 from .uploads import UploadSpool, UploadStore, upload_state
@@ -221,11 +221,10 @@ class Mongrel2Connection(ReplySender):
             if request is None:
                 return  # an upload has started; its `done` message comes later
             self._answer(request)
-        except HTTPError as err:
-            log.info("%s %s refused: %s", _Safe(method), _Safe(message.path), _Safe(err))
-            self.send(message.sender, message.conn_id,
-                      http_bytes(plain_response(err.status_code, err.reason,
-                                                {"Connection": "close"}), method))
+        except HTTPError as err:  # refused by HTTP's rules: logged and closed as over WSGI
+            client = loggable(message.meta.get("REMOTE_ADDR", "-"))
+            response = refuse(err, f"{method} {message.path}", client, log)
+            self.send(message.sender, message.conn_id, http_bytes(response, method))
             self.send(message.sender, message.conn_id, b"")
         except Exception:
             log.exception("%s %s failed in the Mongrel2 connection", _Safe(method),

@@ -132,10 +132,7 @@ class UploadSpool:
         keep = False
         try:
             check_upload(message)
-            wire.check_head(message, limits)
-            length = wire.declared_length(message)
-            if length is None or length > limits.body:
-                raise RequestTooLarge(f"Body over {limits.body} bytes")
+            length = wire.check_head(message, limits)
             if state == "start":
                 keep = True  # the body is still arriving; `done` reads and removes it
                 return None

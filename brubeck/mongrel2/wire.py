@@ -16,11 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BadRequest, HTTPError
-from ..http_checks import Refusal
-from ..http_checks import check_head as check_framing
+from ..datastructures import Headers
+from ..errors import HTTPError
 from ..limits import Limits
-from ..request import Headers, Request, decode_path
+from ..request import CHUNKED, Request, body_length, build_request, parse_content_length
 from . import tnetstring
 
 MAX_TARGETS = 128  # Mongrel2's limits.handler_targets: connection ids per reply
@@ -154,67 +153,59 @@ def parse_message(raw: bytes) -> Message:
     return Message(sender_text, conn_text, path.decode("latin-1"), headers, body, meta)
 
 
-def check_head(message: Message, limits: Limits, headers: Headers | None = None) -> None:
-    """What Mongrel2 lets through but the WSGI servers refuse: the same limits and framing.
-
-    Mongrel2 bounds the path, not the request line; forwards duplicate, signed
-    or non-numeric Content-Lengths and Content-Length with Transfer-Encoding;
-    and spools chunked bodies as uploads of unknown length. Its own
-    X-Forwarded-For does not count against the client's headers.
-    """
-    line = len(message.method) + len(message.meta.get("URI", message.path)) \
-        + len(message.meta.get("VERSION", "HTTP/1.1")) + 4  # two spaces, CRLF
-    if line > limits.request_line:
-        raise HTTPError(414, "Request line too long")
-    count = sum(map(len, message.headers.values())) - ("x-forwarded-for" in message.headers)
-    if count > limits.header_count:
-        raise HTTPError(431, "Too many headers")
-    if headers is None:
-        headers = request_headers(message)
-    try:
-        check_framing(headers, len(headers), limits)
-    except Refusal as refusal:
-        raise HTTPError(refusal.status, refusal.reason) from None
-    if headers.get("transfer-encoding") is not None:
-        raise HTTPError(411, "Chunked bodies are not supported behind Mongrel2: send a length")
-
-
 def request_headers(message: Message) -> Headers:
     return Headers([(name, value) for name, values in message.headers.items()
                     for value in values])
 
 
-def to_request(message: Message, limits: Limits, body: bytes | None = None) -> Request:
-    """The protocol-free Request for a message; bad input raises a 4xx HTTPError."""
-    headers = request_headers(message)
-    check_head(message, limits, headers)
-    if body is None and len(message.body) != (declared_length(message) or 0):
-        raise BadRequest("Body does not match its Content-Length")
+def raw_target(message: Message) -> str:
+    """The request target as the client sent it (percent-encoded), with its `?query`."""
+    path = message.meta.get("PATH") or message.path
     query = message.meta.get("QUERY", "")
-    try:
-        query.encode("ascii")
-    except UnicodeEncodeError:
-        raise BadRequest("Query string is not ASCII") from None
-    raw_path = message.meta.get("PATH") or message.path
-    request = Request(
-        method=message.method or "GET",
-        path=decode_path(raw_path) or "/",
-        query_string=query,
-        headers=headers,
-        body=message.body if body is None else body,
+    return f"{path}?{query}" if query else path
+
+
+def to_request(message: Message, limits: Limits, body: bytes | None = None,
+               *, declared_length: int | None = None) -> Request:
+    """The protocol-free Request for a message (`body` when Mongrel2 spooled it to a file).
+
+    Every HTTP rule is `build_request`'s, as over WSGI: Mongrel2 bounds the path
+    but not the request line, and forwards duplicate, signed or non-numeric
+    Content-Lengths and Content-Length with Transfer-Encoding. Its own
+    X-Forwarded-For does not count against the client's headers.
+    """
+    return build_request(
+        message.method or "GET", raw_target(message), request_headers(message),
+        message.body if body is None else body,
         remote_addr=message.meta.get("REMOTE_ADDR", ""),
         scheme=message.meta.get("URL_SCHEME", "http"),
         version=message.meta.get("VERSION", "HTTP/1.1"),
         limits=limits,
+        transport=Mongrel2Client(message.sender, message.conn_id),
+        declared_length=declared_length,
+        added_headers=int("x-forwarded-for" in message.headers),
     )
-    request.transport = Mongrel2Client(message.sender, message.conn_id)
-    return request
+
+
+def check_head(message: Message, limits: Limits) -> int:
+    """An upload's head, before its body is in: `build_request`'s rules; its declared length.
+
+    A body Mongrel2 spools has a Content-Length (a chunked one is refused with
+    411, as inline); one over `limits.body` is a 413 before it is read.
+    """
+    to_request(message, limits, b"", declared_length=0)  # the line, headers and target
+    length = body_length(message.headers.get("content-length"),
+                         message.headers.get("transfer-encoding"), limits,
+                         message.meta.get("VERSION", "HTTP/1.1"))
+    if length is None or length == CHUNKED:
+        raise HTTPError(411, "A spooled upload needs a Content-Length")
+    return length
 
 
 def declared_length(message: Message) -> int | None:
+    """The message's Content-Length by the one rule (`parse_content_length`), or None."""
     text = message.header("content-length")
-    # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses
-    return int(text) if text is not None and text.isascii() and text.isdigit() else None
+    return None if text is None else parse_content_length(text)
 
 
 # -- replies ---------------------------------------------------------------------------
