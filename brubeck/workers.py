@@ -1,4 +1,4 @@
-"""Run Mongrel2 in the foreground plus N worker processes, and keep them running.
+"""The process supervisor: Mongrel2 in the foreground plus N worker processes, kept running.
 
 `brubeck serve app.py:app --mongrel2 --workers N` lands here. The supervisor
 itself imports no concurrency backend and no app: each worker is a fresh
