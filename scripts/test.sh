@@ -12,11 +12,23 @@
 # the wheel in a fresh venv and runs the hello demo and `brubeck --help` from it,
 # so a file or dependency missing from the package fails the run. It runs on a full
 # run (no pytest arguments) and whenever CI=true; PACKAGE_CHECK=1 or 0 forces it.
+#
+# Other Pythons: after the full suite, the shared handler suite (tests/suite) runs on
+# both backends under each of OTHER_PYTHON_VERSIONS that pyenv has, each in its own
+# venv under BRUBECK_VENVS (kept between runs: pip then only checks the pins) with what
+# that suite needs, brubeck[all] and pytest, at the same pinned versions (about two
+# minutes in a fresh place, under one when the venvs are kept). CI machines have
+# them all, so with CI=true a missing one fails the run; elsewhere it is skipped with a
+# note. Like the package check it runs on a full run and whenever CI=true;
+# OTHER_PYTHONS=0 skips it, OTHER_PYTHONS=1 forces it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 CONSTRAINTS=${CONSTRAINTS-constraints/ci.txt}
+OTHER_PYTHON_VERSIONS=${OTHER_PYTHON_VERSIONS-3.10 3.12 3.13}
+BRUBECK_VENVS=${BRUBECK_VENVS:-${TMPDIR:-/tmp}/brubeck-venvs}
+PYENV_VERSIONS=${PYENV_ROOT:-$HOME/.pyenv}/versions
 SYSTEM_PACKAGES="mongrel2-core redis-server chromium chromium-driver wrk"
 NEEDED_BINARIES="mongrel2 m2sh redis-server chromium chromedriver wrk"
 
@@ -48,4 +60,45 @@ for backend in gevent eventlet; do
   echo "== test suite on $backend"
   BRUBECK_CONCURRENCY=$backend "$PYTHON" -m pytest -p no:cacheprovider "$@" || status=1
 done
+
+# The newest pyenv CPython X.Y.Z for X.Y (not 3.13.0t and the like), or nothing.
+pyenv_python() {
+  local dir
+  for dir in "$PYENV_VERSIONS/$1".*; do
+    if [[ $(basename "$dir") =~ ^"$1"\.[0-9]+$ && -x $dir/bin/python ]]; then
+      echo "$dir/bin/python"
+    fi
+  done | sort -V | tail -n 1
+}
+
+if [ "${OTHER_PYTHONS:-}" = 1 ] || { [ "${OTHER_PYTHONS:-}" != 0 ] &&
+     { [ $# -eq 0 ] || [ "${CI:-}" = true ]; }; }; then
+  for version in $OTHER_PYTHON_VERSIONS; do
+    python=$(pyenv_python "$version")
+    if [ -z "$python" ]; then
+      if [ "${CI:-}" = true ]; then
+        echo "== FAIL: no CPython $version in $PYENV_VERSIONS (install it: pyenv install $version;" \
+             "or leave it out: OTHER_PYTHON_VERSIONS)" >&2
+        status=1
+      else
+        echo "== note: no CPython $version in $PYENV_VERSIONS: its tests/suite run is skipped"
+      fi
+      continue
+    fi
+    venv=$BRUBECK_VENVS/py$("$python" -c 'import platform; print(platform.python_version())')
+    echo "== Python $version: installing brubeck into $venv (${CONSTRAINTS:-unpinned})"
+    if ! { [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"; } ||
+       ! "$venv/bin/python" -m pip install -q --disable-pip-version-check "${pin[@]}" \
+           -e '.[all]' pytest; then
+      echo "== FAIL: could not install brubeck on Python $version" >&2
+      status=1
+      continue
+    fi
+    for backend in gevent eventlet; do
+      echo "== tests/suite on Python $version, $backend"
+      BRUBECK_CONCURRENCY=$backend "$venv/bin/python" -m pytest -p no:cacheprovider -q \
+        tests/suite || status=1
+    done
+  done
+fi
 exit $status
