@@ -34,7 +34,7 @@ from .handlers import (
 from .limits import Limits
 from .request import Request
 from .response import Response, to_response
-from .routing import Router
+from .routing import Router, allow_header
 
 log = logging.getLogger("brubeck")
 
@@ -215,7 +215,7 @@ class Brubeck:
     def _refuse(self, target: Callable, message: Request,
                 allowed: frozenset[str]) -> Callable[[], Any]:
         """The path matched but no route takes this method: OPTIONS or 405."""
-        allow = ", ".join(sorted(allowed | ({"HEAD"} if "GET" in allowed else set())))
+        allow = allow_header(allowed)
         if message.method == "OPTIONS":
             return lambda: Response(b"", 204, None, {"Allow": allow})
         handler_class = cast("type[MessageHandler]", target) if inspect.isclass(target) \

@@ -30,7 +30,7 @@ from . import cookies
 from .errors import HTTPError, InvalidFields, loggable, reason_phrase
 from .request import Request
 from .response import Response
-from .routing import HTTP_METHODS
+from .routing import HTTP_METHODS, VERB_ATTRIBUTES, allow_header
 
 if TYPE_CHECKING:
     from .app import Brubeck
@@ -303,13 +303,11 @@ class MessageHandler:
     # -- dispatch -----------------------------------------------------------------
 
     def _verb_method(self) -> Callable[..., Any] | None:
-        method = self.message.method
-        if method not in HTTP_METHODS:
-            return None
-        fun = getattr(self, method.lower(), None)
-        if fun is None and method == "HEAD":
-            fun = getattr(self, "get", None)
-        return fun if callable(fun) else None
+        for name in VERB_ATTRIBUTES.get(self.message.method, ()):
+            fun = getattr(self, name, None)
+            if fun is not None:
+                return fun if callable(fun) else None
+        return None
 
     def __call__(self) -> Any:
         """Run prepare, the verb method and on_finish; always produce a response."""
@@ -390,10 +388,8 @@ class WebMessageHandler(MessageHandler):
         return self.render()
 
     def _allow_header(self) -> str:
-        methods = self.allowed_methods or {m.upper() for m in self.supported_methods}
-        if "GET" in methods:
-            methods = set(methods) | {"HEAD"}
-        return ", ".join(sorted(methods))
+        return allow_header(self.allowed_methods or
+                            {m.upper() for m in self.supported_methods})
 
     def unsupported(self, *args: Any, **kwargs: Any) -> Any:
         allow = self._allow_header()

@@ -79,6 +79,12 @@ def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     return eventlet.tpool.execute(fn, *args)
 
 
+if TYPE_CHECKING:  # loaded lazily by __getattr__ below; typed for the Backend Protocol
+    from types import ModuleType
+
+    zmq: ModuleType
+
+
 def __getattr__(attr: str) -> Any:
     if attr == "zmq":  # imported on first use: WSGI-only apps need no pyzmq
         from eventlet.green import zmq

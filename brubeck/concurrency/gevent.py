@@ -36,6 +36,12 @@ def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     return gevent.get_hub().threadpool.apply(fn, args)
 
 
+if TYPE_CHECKING:  # loaded lazily by __getattr__ below; typed for the Backend Protocol
+    from types import ModuleType
+
+    zmq: ModuleType
+
+
 def __getattr__(attr: str) -> Any:
     if attr == "zmq":  # imported on first use: WSGI-only apps need no pyzmq
         import zmq.green

@@ -54,6 +54,9 @@ def _head_timer(seconds: float, exception: BaseException) -> Any:
 class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
     """eventlet's protocol holding Brubeck's line: limits, timeouts, unambiguous framing."""
 
+    rfile: Any  # set by eventlet (untyped library)
+    application: Any
+
     def setup(self) -> None:
         self._open(self.request, _head_timer)
         super().setup()

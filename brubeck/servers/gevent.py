@@ -51,6 +51,8 @@ class _ChunkedInput(pywsgi.Input):
 class Handler(HardenedConnection, pywsgi.WSGIHandler):
     """pywsgi's handler holding Brubeck's line: limits, timeouts, unambiguous framing."""
 
+    wsgi_input: Any  # set by pywsgi per request (untyped library)
+
     def handle(self) -> None:
         self.limits = self.server.limits
         self.socket.settimeout(self.limits.read_timeout)
