@@ -270,7 +270,8 @@ class Brubeck:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         """The app as a WSGI callable (for gunicorn and other WSGI servers)."""
-        return cast("Iterable[bytes]", adapter("wsgi_app")(self, environ, start_response))
+        wsgi_app: Callable[..., Iterable[bytes]] = _loaded.get("wsgi_app") or adapter("wsgi_app")
+        return wsgi_app(self, environ, start_response)
 
     @property
     def wsgi(self) -> Brubeck:

@@ -41,6 +41,12 @@ class Headers(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """The first value of `name`, else `default`: one dict lookup (Mapping's raises and
+        catches KeyError, and pywsgi asks several times per request)."""
+        values = self._values.get(name.lower())
+        return values[0] if values else default
+
     def get_all(self, name: str) -> list[str]:
         return list(self._values.get(name.lower(), ()))
 
