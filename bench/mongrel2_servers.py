@@ -80,7 +80,7 @@ def servers() -> list[Server]:
         Server("m2-raw-pyzmq", "Mongrel2 + raw pyzmq", launch=_anchor("m2_raw_pyzmq"),
                requires=NEEDS),
         Server("m2-zmq-green", "Mongrel2 + zmq.green greenlets", launch=_anchor("m2_green"),
-               requires=NEEDS + ("gevent",)),
+               requires=(*NEEDS, "gevent")),
     ]
     for backend in ("gevent", "eventlet"):
         for workers in (1, 2):
@@ -88,5 +88,5 @@ def servers() -> list[Server]:
                 f"brubeck-{backend}-m2-{workers}",
                 f"Brubeck {backend} Mongrel2 ×{workers}", launch=_brubeck(backend, workers),
                 paths=dict(BRUBECK_PATHS), baseline="m2-zmq-green",
-                requires=NEEDS + (backend,)))
+                requires=(*NEEDS, backend)))
     return found

@@ -187,7 +187,7 @@ class Brubeck:
             return kallable
         return decorator
 
-    def register_api(self, APIClass: type, prefix: str | None = None) -> type:
+    def register_api(self, APIClass: type, prefix: str | None = None) -> type:  # noqa: N803 (0.4's keyword)
         """Route an AutoAPI class at `prefix` (default `{api_base_url}{model name}/`)."""
         return cast(type, adapter("register_api")(self, APIClass, prefix))
 

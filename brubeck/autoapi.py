@@ -391,7 +391,7 @@ class AutoAPIBase(JSONMessageHandler):
 
     # -- output ---------------------------------------------------------------------
 
-    _HTTP_STATUS = {
+    _HTTP_STATUS: ClassVar[dict[str, int]] = {
         AbstractQueryset.MSG_OK: 200,
         AbstractQueryset.MSG_UPDATED: 200,
         AbstractQueryset.MSG_CREATED: 201,

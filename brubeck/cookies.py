@@ -199,6 +199,14 @@ def _http_date(expires: Any) -> str:
     return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
 
 
+def _check_pair(name: Any, value: Any) -> None:
+    """A name and value that cannot break out of their Set-Cookie header, else ValueError."""
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        raise ValueError(f"invalid cookie name {name!r}")
+    if not isinstance(value, str) or not _COOKIE_OCTETS.fullmatch(value):
+        raise ValueError(f"cookie {name!r} has characters not allowed in a cookie value")
+
+
 def format_set_cookie(
     name: str,
     value: str,
@@ -211,10 +219,7 @@ def format_set_cookie(
     samesite: str | None = None,
 ) -> str:
     """A Set-Cookie header value; refuses anything that could break the header."""
-    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-        raise ValueError(f"invalid cookie name {name!r}")
-    if not isinstance(value, str) or not _COOKIE_OCTETS.fullmatch(value):
-        raise ValueError(f"cookie {name!r} has characters not allowed in a cookie value")
+    _check_pair(name, value)
     parts = [f"{name}={value}"]
     for attribute, text in (("Path", path), ("Domain", domain)):
         if text:

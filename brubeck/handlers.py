@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable
 from datetime import date, datetime
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from . import cookies
@@ -148,7 +148,7 @@ class MessageHandler:
     _SERVER_ERROR = -5
     _DEFAULT_STATUS = _SERVER_ERROR  # default to error, earn success
 
-    _response_codes: dict[int, str] = {
+    _response_codes: ClassVar[dict[int, str]] = {
         0: "OK",
         -1: "Bad request",
         -2: "Authentication failed",
@@ -352,7 +352,7 @@ class WebMessageHandler(MessageHandler):
     _SERVER_ERROR = 500
     _DEFAULT_STATUS = _SERVER_ERROR
 
-    _response_codes = {
+    _response_codes: ClassVar[dict[int, str]] = {
         200: "OK",
         400: "Bad request",
         401: "Authentication failed",

@@ -442,10 +442,7 @@ def build_request(method: str, raw_target: str, headers: Headers, body: bytes, *
     raw_path, _, query = raw_target.partition("?")
     if not query.isascii():
         raise BadRequest("Query string is not ASCII")
-    if path is None:
-        path = decode_path(raw_path)
-    else:
-        path = _server_decoded_path(path)
+    path = decode_path(raw_path) if path is None else _server_decoded_path(path)
     if declared_length is None:
         length = body_length(headers.get_all("content-length"),
                              headers.get_all("transfer-encoding"), limits, version)

@@ -66,7 +66,7 @@ def header_pairs(headers: HeaderInput) -> list[tuple[str, str]]:
 class Response:
     """Status, headers and body; serialized once, in one buffer."""
 
-    __slots__ = ("status_code", "status_msg", "headers", "body")
+    __slots__ = ("body", "headers", "status_code", "status_msg")
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
 # test_security_14_default_scrypt_cost_is_owasp_minimum checks the real default.
 os.environ.setdefault("BRUBECK_SCRYPT_N", "1024")
 
-from brubeck import concurrency  # noqa: E402
+from brubeck import concurrency
 
 BACKEND = concurrency.select()
 

@@ -422,5 +422,5 @@ def test_a_get_answers_quickly_while_a_password_hashes(live_wsgi_server):
 def test_control_hashing_inline_does_stall_the_loop(live_wsgi_server, monkeypatch):
     """The same measurement with run_in_thread bypassed: the GET waits for the hash."""
     monkeypatch.setattr(passwords, "off_loop", lambda fn, *args: fn(*args))
-    ping_seconds, during_hash, hash_seconds = hash_while_pinging(live_wsgi_server)
+    _ping_seconds, during_hash, _hash_seconds = hash_while_pinging(live_wsgi_server)
     assert not during_hash

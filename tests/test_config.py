@@ -20,7 +20,7 @@ def test_all_04_keys_accepted():
 
 
 def test_unknown_key_is_named():
-    with pytest.raises(ConfigError, match="unknown config key.*handler_tupels"):
+    with pytest.raises(ConfigError, match=r"unknown config key.*handler_tupels"):
         Brubeck(handler_tupels=[])
 
 

@@ -41,9 +41,9 @@ def run_snippet(tmp_path, code: str, path: str, backend: str) -> str:
     env = python_env(BRUBECK_CONCURRENCY=backend,
                      BRUBECK_CONNECTION=f"wsgi://127.0.0.1:{port}")
     url = f"http://127.0.0.1:{port}{path}"
-    with running([sys.executable, str(script)], url, env=env):
-        with urllib.request.urlopen(url, timeout=10) as reply:
-            return reply.read().decode()
+    with running([sys.executable, str(script)], url, env=env), \
+            urllib.request.urlopen(url, timeout=10) as reply:
+        return reply.read().decode()
 
 
 @pytest.mark.parametrize("backend", ["gevent", "eventlet"])

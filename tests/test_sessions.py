@@ -80,7 +80,7 @@ def test_security_2_cookie_functions_refuse_a_missing_secret():
 
 
 def test_security_2_web_authenticated_refuses_to_start_without_a_secret():
-    with pytest.raises(ConfigError, match="cookie_secret.*secrets.token_urlsafe"):
+    with pytest.raises(ConfigError, match=r"cookie_secret.*secrets\.token_urlsafe"):
         Brubeck(handler_tuples=[(r"^/$", LoginRequired)])
     app = Brubeck(handler_tuples=[])
     with pytest.raises(ConfigError, match="LoginRequired uses web_authenticated"):

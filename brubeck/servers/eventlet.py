@@ -126,7 +126,7 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
         """The stdlib's HTML error page and stderr line, made Brubeck's short plain refusal."""
         self._write_refusal(self._refusal(Refusal(code, message or reason_phrase(code))))
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         """The stdlib's lines hold client text (the request line): escaped."""
         try:
             text = format % args

@@ -191,7 +191,7 @@ class HeadReader:
     that `check_head` can notice dropped ones.
     """
 
-    __slots__ = ("_rfile", "_limits", "_pending", "count")
+    __slots__ = ("_limits", "_pending", "_rfile", "count")
 
     def __init__(self, rfile: IO[bytes], limits: Limits) -> None:
         self._rfile = rfile
@@ -264,8 +264,17 @@ class ChunkedDecoder:
     Each input byte is looked at a bounded number of times.
     """
 
-    __slots__ = ("_state", "_line", "_left", "_crlf", "_total", "_limit", "_trailer_bytes",
-                 "_trailer_count", "_max_trailers")
+    __slots__ = (
+        "_crlf",
+        "_left",
+        "_limit",
+        "_line",
+        "_max_trailers",
+        "_state",
+        "_total",
+        "_trailer_bytes",
+        "_trailer_count",
+    )
 
     def __init__(self, limits: Limits) -> None:
         self._state = _SIZE
@@ -384,7 +393,7 @@ class ChunkedBody:
     Both servers' wsgi.input classes read chunked bodies through this.
     """
 
-    __slots__ = ("_rfile", "_decoder")
+    __slots__ = ("_decoder", "_rfile")
 
     def __init__(self, rfile: Any, limits: Limits) -> None:
         self._rfile = rfile

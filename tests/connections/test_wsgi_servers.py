@@ -42,5 +42,5 @@ def test_gunicorn_gevent_worker_serves_the_app():
             "tests.suite.app:app"]
     with running(args, url, env=env, cwd=ROOT):
         assert fetch(url) == (200, "Take five")
-        status, body = fetch(f"http://127.0.0.1:{port}/fun/gunicorn")
+        _status, body = fetch(f"http://127.0.0.1:{port}/fun/gunicorn")
         assert body == "Take five, gunicorn!"

@@ -15,7 +15,7 @@ import pytest
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support import expected_conditions as EC  # noqa: N812 (selenium's own alias)
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.processes import free_port, running
@@ -191,7 +191,7 @@ def long_poll(url: str, since: int, results: list, errors: list) -> None:
 
 
 def test_300_sleeping_clients_all_get_one_broadcast(mode, tmp_path, capsys):
-    with chat(mode, tmp_path) as (url, proc, workers):
+    with chat(mode, tmp_path) as (url, _proc, workers):
         status, first = http_json(url + "/rooms/crowd/messages", {"nick": "dj", "text": "warm"})
         assert status == 201
         since = first["id"]
@@ -211,7 +211,7 @@ def test_300_sleeping_clients_all_get_one_broadcast(mode, tmp_path, capsys):
         after = {pid: rss_kib(pid) for pid in asleep}
 
         started = time.monotonic()
-        status, message = http_json(url + "/rooms/crowd/messages",
+        status, _message = http_json(url + "/rooms/crowd/messages",
                                     {"nick": "dj", "text": "drop the beat"})
         assert status == 201
         wait_until(lambda: len(results) + len(errors) == len(clients), 10, interval=0.01,

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support import expected_conditions as EC  # noqa: N812 (selenium's own alias)
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.processes import ROOT, free_port, running

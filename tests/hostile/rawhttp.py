@@ -5,6 +5,7 @@ No client library here on purpose: they refuse to send what these tests must sen
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ def read_reply(sock: socket.socket, head_request: bool = False) -> Reply:
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    _, status, reason = (lines[0].split(" ", 2) + [""])[:3]
+    _, status, reason = ([*lines[0].split(" ", 2), ""])[:3]
     headers: dict[str, list[str]] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
@@ -67,10 +68,8 @@ def read_reply(sock: socket.socket, head_request: bool = False) -> Reply:
 
 def send_all_tolerant(sock: socket.socket, data: bytes) -> None:
     """Send what the server will take; a server that refused early may stop reading."""
-    try:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         sock.sendall(data)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
 
 
 def send_while_reading(sock: socket.socket, data: bytes, shutdown: bool = False) -> Reply:
@@ -82,10 +81,8 @@ def send_while_reading(sock: socket.socket, data: bytes, shutdown: bool = False)
     def send() -> None:
         send_all_tolerant(sock, data)
         if shutdown:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
 
     sender = concurrency.active().spawn(send)
     try:

@@ -6,6 +6,7 @@ where a lenient decoder would look past it), followed by a pipelined GET: if the
 servers disagreed about where a body ends, the second answer would differ too.
 """
 
+import contextlib
 import random
 import socket
 
@@ -50,10 +51,8 @@ def answers(port, body):
     """[(status, body), ...] for the chunked request and the pipelined GET after it."""
     with rawhttp.connect(port, timeout=10) as sock:
         rawhttp.send_all_tolerant(sock, HEAD + body + NEXT)
-        try:
-            sock.shutdown(socket.SHUT_WR)  # an incomplete body ends here, not at a timeout
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # an incomplete body ends here, not at a timeout
+            sock.shutdown(socket.SHUT_WR)
         data = bytearray()
         try:
             while chunk := sock.recv(65536):  # the server closes once it sees our EOF

@@ -75,7 +75,7 @@ def load_client(port: int, until: float, outcomes: list[Outcome]) -> None:
 def test_sigkill_of_a_worker_during_a_10s_load_run(tmp_path):
     config = free_config(tmp_path / "m2")
     config.write()
-    log = open(tmp_path / "supervisor.log", "wb")
+    log = open(tmp_path / "supervisor.log", "wb")  # noqa: SIM115 (the supervisor's, for the test's life)
     sup = subprocess.Popen(
         [sys.executable, "-m", "brubeck", "serve", f"{WORKER_APP}:app", "--mongrel2",
          "--workers", "2", "--mongrel2-dir", str(config.chroot)],

@@ -64,7 +64,7 @@ tnet_atoms = st.sampled_from([b"0:", b"1:", b"3:", b"10:", b"99:", b"999999999:"
 def test_tnetstring_parser_only_raises_value_error(data):
     result = only_value_error(lambda: tnetstring.parse(data))
     if not isinstance(result, ValueError):
-        value, rest = result
+        _value, rest = result
         assert len(rest) < len(data)
 
 

@@ -6,6 +6,7 @@ It is importable on its own (`tests.suite.app:app`) so that every connection
 
 import hashlib
 import time
+from typing import ClassVar
 
 from brubeck import concurrency
 from brubeck.errors import HTTPError
@@ -74,7 +75,7 @@ class NamedArgsHandler(WebMessageHandler):
 
 
 class LifecycleHandler(WebMessageHandler):
-    events = []
+    events: ClassVar[list] = []
 
     def initialize(self):
         self.seen = ["initialize"]

@@ -93,10 +93,8 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
             proc.kill()
             proc.wait(timeout)
     if getattr(proc, "leads_group", False):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is empty
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass  # the group is already empty
 
 
 def python_env(**extra: str) -> dict[str, str]:

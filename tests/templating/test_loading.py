@@ -163,4 +163,4 @@ def test_public_names_are_listed_and_unknown_ones_refused():
 
     assert {"Jinja2Rendering", "load_mustache_env"} <= set(dir(templating))
     with pytest.raises(AttributeError):
-        templating.NoSuchRendering  # noqa: B018
+        templating.NoSuchRendering
