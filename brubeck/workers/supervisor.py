@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from .mongrel2 import config as mongrel2_config
-from .mongrel2.config import CONFIG_NAME, Mongrel2Config
+from ..mongrel2 import config as mongrel2_config
+from ..mongrel2.config import CONFIG_NAME, Mongrel2Config
 
 log = logging.getLogger("brubeck.workers")
 
