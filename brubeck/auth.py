@@ -1,5 +1,5 @@
 """Authentication: decorators that guard handler methods, the mixin that finds the
-current user, safe `next=` redirects, and (re-exported) password hashing and `User`.
+current user, safe `next=` redirects, and (re-exported) password hashing and `User`::
 
     from brubeck.auth import web_authenticated, UserHandlingMixin
 

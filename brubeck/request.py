@@ -295,7 +295,7 @@ class Request:
 
     @property
     def files(self) -> dict[str, list[dict[str, Any]]]:
-        """Uploaded files: `{field: [{'filename', 'body', 'content_type'}]}` (0.4's shape)."""
+        """Uploaded files by field: dicts of `filename`, `body`, `content_type` (0.4's shape)."""
         if self.content_type != "multipart/form-data":
             return {}
         return self._multipart[1]

@@ -13,6 +13,9 @@
 # so a file or dependency missing from the package fails the run. It runs on a full
 # run (no pytest arguments) and whenever CI=true; PACKAGE_CHECK=1 or 0 forces it.
 #
+# The docs (Sphinx, docs/) are built with warnings as errors on a full run and whenever
+# CI=true, so a broken reference or docstring fails the run; DOCS=0 skips, DOCS=1 forces.
+#
 # Other Pythons: after the full suite, the shared handler suite (tests/suite) runs on
 # both backends under each of OTHER_PYTHON_VERSIONS that pyenv has, each in its own
 # venv under BRUBECK_VENVS (kept between runs: pip then only checks the pins) with what
@@ -54,6 +57,13 @@ if [ "${PACKAGE_CHECK:-}" = 1 ] || { [ "${PACKAGE_CHECK:-}" != 0 ] &&
      { [ $# -eq 0 ] || [ "${CI:-}" = true ]; }; }; then
   echo "== package check: build, install the wheel in a fresh venv, run it"
   "$PYTHON" scripts/check_package.py --constraints "$CONSTRAINTS" || status=1
+fi
+
+if [ "${DOCS:-}" = 1 ] || { [ "${DOCS:-}" != 0 ] &&
+     { [ $# -eq 0 ] || [ "${CI:-}" = true ]; }; }; then
+  echo "== docs: Sphinx, warnings are errors (open docs/_build/html/index.html)"
+  rm -rf docs/_api
+  "$PYTHON" -m sphinx -W --keep-going -q -b html docs docs/_build/html || status=1
 fi
 
 for backend in gevent eventlet; do
