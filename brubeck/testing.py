@@ -11,9 +11,11 @@ Both keep cookies between requests, as a browser would.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json as jsonlib
+import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -155,6 +157,11 @@ class TestClient(_Client):
         self.app = app
         self.remote_addr = remote_addr
 
+    def websocket(self, path: str, headers: Mapping[str, str] | None = None,
+                  subprotocols: Iterable[str] = ()) -> InProcessWebSocket:
+        """Open a WebSocket to `path` in process (raises `WebSocketRefused` unless 101)."""
+        return _in_process_websocket(self, path, headers, subprotocols)
+
     def _send(self, method: str, target: str, headers: list[tuple[str, str]],
               body: bytes) -> TestResponse:
         path, _, query = target.partition("?")
@@ -197,6 +204,37 @@ class TestClient(_Client):
         return TestResponse(int(code), reason, started[1], payload)
 
 
+def _in_process_websocket(client: TestClient, path: str, headers: Mapping[str, str] | None,
+                          subprotocols: Iterable[str]) -> InProcessWebSocket:
+    """The handshake through `brubeck.websocket.upgrade`, then the handler's session."""
+    import base64
+    import os
+
+    from .request import build_request
+    from .websocket import upgrade
+
+    app: Any = client.app
+    extra = _handshake_headers(client, path, headers, subprotocols)
+    given = {name.lower() for name, _ in extra}
+    defaults = [("Host", "testserver"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Key", base64.b64encode(os.urandom(16)).decode()),
+                ("Sec-WebSocket-Version", "13")]
+    pairs = [(k, v) for k, v in defaults if k.lower() not in given] + extra
+    request = build_request("GET", path, Headers(pairs), b"", remote_addr=client.remote_addr,
+                            limits=app.limits)
+    outcome = upgrade(app, request)
+    if outcome is None:
+        response = app.handle(request)
+    elif not hasattr(outcome, "start"):
+        response = outcome
+    else:
+        transport = _MemoryTransport(app.backend)
+        outcome.start(transport)
+        return InProcessWebSocket(outcome, transport, app.backend)
+    raise WebSocketRefused(TestResponse(response.status_code, response.status_msg,
+                                        response.headers, response.body))
+
+
 class LiveClient(_Client):
     """Sends requests over one keep-alive HTTP connection to a running server."""
 
@@ -212,6 +250,13 @@ class LiveClient(_Client):
         if self._conn is None:
             self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self._conn
+
+    def websocket(self, path: str, headers: Mapping[str, str] | None = None,
+                  subprotocols: Iterable[str] = ()) -> LiveWebSocket:
+        """Open a WebSocket to `path` on the server (raises `WebSocketRefused` unless 101)."""
+        extra = _handshake_headers(self, path, headers, subprotocols)
+        extra = [(k, v) for k, v in extra if k.lower() != "sec-websocket-protocol"]
+        return LiveWebSocket(self.host, self.port, path, extra, list(subprotocols), self.timeout)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -240,3 +285,265 @@ class LiveClient(_Client):
                 self.close()
             return TestResponse(reply.status, reply.reason, reply.getheaders(), payload)
         raise AssertionError("unreachable")
+
+
+# -- WebSockets -------------------------------------------------------------------------
+
+
+class WebSocketRefused(Exception):
+    """The server answered the handshake with `response` instead of 101."""
+
+    def __init__(self, response: TestResponse) -> None:
+        super().__init__(f"WebSocket handshake refused: {response.status_code} {response.reason}")
+        self.response = response
+        self.status_code = response.status_code
+
+
+class WebSocketSession:
+    """A test's end of one WebSocket: `send`, `receive`, `ping`, `close`.
+
+    `receive()` answers pings itself and returns None once the connection is
+    closed; `close_code` and `close_reason` are then the server's (1006 when the
+    connection dropped without a close frame).
+    """
+
+    subprotocol: str | None = None
+    headers: Headers
+    close_code: int | None = None
+    close_reason: str | None = None
+    pongs: list[bytes]
+
+    def send(self, message: str | bytes) -> None:
+        raise NotImplementedError
+
+    def receive(self, timeout: float | None = 10.0) -> str | bytes | None:
+        raise NotImplementedError
+
+    def ping(self, data: bytes = b"") -> None:
+        raise NotImplementedError
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> WebSocketSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _handshake_headers(client: _Client, path: str, headers: Mapping[str, str] | None,
+                       subprotocols: Iterable[str]) -> list[tuple[str, str]]:
+    """Extra handshake headers: the caller's, the client's cookies, the subprotocols."""
+    pairs = list((headers or {}).items())
+    names = {name.lower() for name, _ in pairs}
+    if client.cookies and "cookie" not in names:
+        pairs.append(("Cookie", "; ".join(f"{k}={v}" for k, v in client.cookies.items())))
+    offered = list(subprotocols)
+    if offered:
+        pairs.append(("Sec-WebSocket-Protocol", ", ".join(offered)))
+    return pairs
+
+
+class _MemoryTransport:
+    """The in-process transport: what the handler sends goes to the test's queue."""
+
+    def __init__(self, backend: Any) -> None:
+        self.events = backend.Queue()
+        self.closed = False
+
+    def _put(self, *event: Any) -> None:
+        from .websocket import WebSocketClosed
+
+        if self.closed:
+            raise WebSocketClosed("the WebSocket is closed")
+        self.events.put(event)
+
+    def send_message(self, message: str | bytes) -> None:
+        self._put("message", message)
+
+    def send_ping(self, data: bytes) -> None:
+        self._put("ping", data)
+
+    def send_pong(self, data: bytes) -> None:
+        self._put("pong", data)
+
+    def send_close(self, code: int | None, reason: str) -> None:
+        self._put("close", code, reason)
+
+    def abort(self) -> None:
+        self._put("lost")
+        self.closed = True
+
+
+class InProcessWebSocket(WebSocketSession):
+    """A WebSocket to a handler in this process: no socket, no framing, the real handler."""
+
+    def __init__(self, handler: Any, transport: _MemoryTransport, backend: Any) -> None:
+        self.handler = handler
+        self.transport = transport
+        self.backend = backend
+        self.subprotocol = handler.subprotocol
+        self.headers = Headers([])
+        self.pongs = []
+        self._closed = False
+        self._sent_close = False
+
+    def send(self, message: str | bytes) -> None:
+        self.handler.feed_message(message)
+
+    def ping(self, data: bytes = b"") -> None:
+        self.handler.feed_ping(data)
+
+    def receive(self, timeout: float | None = 10.0) -> str | bytes | None:
+        while not self._closed:
+            got: list[Any] = []
+            with self.backend.Timeout(timeout, False):
+                got.append(self.transport.events.get())
+            if not got:
+                raise TimeoutError(f"no WebSocket message within {timeout} s")
+            kind, *rest = got[0]
+            if kind == "message":
+                return rest[0]  # type: ignore[no-any-return]
+            if kind == "ping":
+                self.handler.feed_pong(rest[0])
+            elif kind == "pong":
+                self.pongs.append(rest[0])
+            elif kind == "close":
+                self._closed = True
+                self.close_code, self.close_reason = rest[0], rest[1]
+                if not self._sent_close:
+                    self.handler.feed_close(rest[0], "")
+            else:
+                self._closed = True
+                self.close_code = 1006
+        return None
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        if self._closed or self._sent_close:
+            return
+        self._sent_close = True
+        self.handler.feed_close(code, reason)
+        with contextlib.suppress(TimeoutError):
+            while self.receive(5.0) is not None:
+                pass
+        self.handler.wait_closed(5.0)
+        self.transport.closed = True
+
+
+class LiveWebSocket(WebSocketSession):
+    """A WebSocket over a real socket, framed by wsproto (the `websocket` extra)."""
+
+    def __init__(self, host: str, port: int, path: str, extra: list[tuple[str, str]],
+                 subprotocols: list[str], timeout: float) -> None:
+        from wsproto import ConnectionType, WSConnection
+        from wsproto.events import Request as Handshake
+
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.timeout = timeout
+        self.pongs = []
+        self._pending: list[Any] = []
+        self._parts: list[Any] = []
+        self._closed = False
+        self.sock.sendall(self.ws.send(Handshake(
+            host=f"{host}:{port}", target=path, subprotocols=subprotocols,
+            extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra])))
+        self._handshake()
+
+    def _events(self, timeout: float | None) -> Any:
+        while not self._pending:
+            self.sock.settimeout(timeout)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                raise TimeoutError(f"nothing from the server within {timeout} s") from None
+            except OSError:
+                data = b""
+            self.ws.receive_data(data or None)
+            self._pending.extend(self.ws.events())
+        return self._pending.pop(0)
+
+    def _handshake(self) -> None:
+        from wsproto.events import AcceptConnection, RejectConnection, RejectData
+
+        event = self._events(self.timeout)
+        if isinstance(event, AcceptConnection):
+            self.subprotocol = event.subprotocol
+            self.headers = Headers([(k.decode("latin-1"), v.decode("latin-1"))
+                                    for k, v in event.extra_headers])
+            return
+        if not isinstance(event, RejectConnection):
+            raise AssertionError(f"unexpected handshake answer {event!r}")
+        body = b""
+        while event.has_body:
+            data = self._events(self.timeout)
+            if not isinstance(data, RejectData):
+                break
+            body += data.data
+            if data.body_finished:
+                break
+        self.sock.close()
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
+        raise WebSocketRefused(TestResponse(event.status_code, "", headers, body))
+
+    def send(self, message: str | bytes) -> None:
+        from wsproto.events import BytesMessage, TextMessage
+
+        event = TextMessage(data=message) if isinstance(message, str) \
+            else BytesMessage(data=message)
+        self.sock.sendall(self.ws.send(event))
+
+    def send_raw(self, data: bytes) -> None:
+        """Bytes as they are (hand-made frames, for protocol tests)."""
+        self.sock.sendall(data)
+
+    def ping(self, data: bytes = b"") -> None:
+        from wsproto.events import Ping
+
+        self.sock.sendall(self.ws.send(Ping(payload=data)))
+
+    def receive(self, timeout: float | None = 10.0) -> str | bytes | None:
+        from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
+
+        while not self._closed:
+            event = self._events(timeout)
+            if isinstance(event, (TextMessage, BytesMessage)):
+                self._parts.append(event.data)
+                if event.message_finished:
+                    parts, self._parts = self._parts, []
+                    return "".join(parts) if isinstance(event, TextMessage) \
+                        else b"".join(parts)
+            elif isinstance(event, Ping):
+                with contextlib.suppress(OSError):
+                    self.sock.sendall(self.ws.send(event.response()))
+            elif isinstance(event, Pong):
+                self.pongs.append(bytes(event.payload))
+            elif isinstance(event, CloseConnection):
+                self._closed = True
+                self.close_code, self.close_reason = int(event.code), event.reason
+                if self.ws.state.name == "REMOTE_CLOSING":
+                    with contextlib.suppress(OSError):
+                        self.sock.sendall(self.ws.send(event.response()))
+        return None
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        from wsproto.events import CloseConnection
+
+        if not self._closed and self.ws.state.name == "OPEN":
+            with contextlib.suppress(OSError):
+                self.sock.sendall(self.ws.send(CloseConnection(code=code, reason=reason)))
+            with contextlib.suppress(TimeoutError, OSError):
+                while self.receive(5.0) is not None:
+                    pass
+        self._closed = True
+        self.sock.close()
+
+    def wait_eof(self, timeout: float = 10.0) -> bytes:
+        """Read until the server closes TCP; returns what came (protocol tests)."""
+        self.sock.settimeout(timeout)
+        data = b""
+        with contextlib.suppress(OSError):
+            while chunk := self.sock.recv(65536):
+                data += chunk
+        return data

@@ -317,9 +317,9 @@ class WebSocketHandler(WebMessageHandler):
     def get(self, *args: Any, **kwargs: Any) -> Response:
         """Reached only when no transport took the upgrade: say what is needed."""
         if is_upgrade(self.message.headers):
-            log.warning("%s: WebSocket handshake reached a server that does not take "
-                        "upgrades; serve with brubeck's servers or Mongrel2",
-                        loggable(self.message.path))
+            log.warning("%s: no server took this WebSocket handshake: serve with brubeck's "
+                        "own servers or Mongrel2, with wsproto installed "
+                        "(pip install 'brubeck[websocket]')", loggable(self.message.path))
             return cast(Response, self.write_error(
                 501, HTTPError(501, "WebSocket upgrade not supported here")))
         return cast(Response, self.write_error(426, HTTPError(426, "Upgrade Required", headers={

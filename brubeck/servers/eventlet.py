@@ -104,6 +104,8 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
         return environ
 
     def handle_one_response(self) -> None:
+        if "websocket" in self.environ.get("HTTP_UPGRADE", "").lower() and self._websocket():
+            return
         # eventlet ignores the app's `Connection: close` and would then read an
         # unread (even endless chunked) body to keep the connection; honour it.
         app: Callable[..., Any] = self.application
@@ -121,6 +123,16 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
 
         self.application = application
         super().handle_one_response()
+
+    def _websocket(self) -> bool:
+        """Take a WebSocket handshake for a WebSocketHandler route (`servers.websocket`)."""
+        try:
+            from .websocket import take_upgrade  # wsproto, the websocket extra
+        except ImportError:
+            return False  # WebSocketHandler.get() answers 501, naming the extra
+        self.close_connection = take_upgrade(
+            self.application, self.environ, self.request, self.rfile, self.limits)
+        return bool(self.close_connection)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The stdlib's HTML error page and stderr line, made Brubeck's short plain refusal."""

@@ -97,6 +97,8 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         return environ
 
     def run_application(self) -> None:
+        if "websocket" in self.environ.get("HTTP_UPGRADE", "").lower() and self._websocket():
+            return
         try:
             super().run_application()
         finally:
@@ -108,6 +110,16 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
                 # pywsgi would read an unread body to its end before closing;
                 # closing without reading it is the point of refusing.
                 stream.content_length = stream.position
+
+    def _websocket(self) -> bool:
+        """Take a WebSocket handshake for a WebSocketHandler route (`servers.websocket`)."""
+        try:
+            from .websocket import take_upgrade  # wsproto, the websocket extra
+        except ImportError:
+            return False  # WebSocketHandler.get() answers 501, naming the extra
+        self.close_connection = take_upgrade(
+            self.application, self.environ, self.socket, self.rfile, self.limits)
+        return bool(self.close_connection)
 
     def _write_with_headers(self, data: bytes) -> None:
         """Headers and body in one write: pywsgi's two writes stall keep-alive on Nagle."""
