@@ -210,11 +210,16 @@ def _prelude(application: Brubeck, request: Request) -> Response | None:
     return None
 
 
-def _setting(handler: WebSocketHandler, name: str, default: Any) -> Any:
-    """A class attribute of the handler, else the app's config key, else `default`."""
+def setting(handler: WebSocketHandler, name: str, default: Any) -> Any:
+    """A handler class's own `name`, else the app's `websocket_<name>` config key,
+    else `default`."""
     value = getattr(type(handler), name, None)
     if value is None:
-        value = getattr(handler.application, f"websocket_{name}", None)
+        key = f"websocket_{name}"
+        application = handler.application
+        value = getattr(application, key, None)
+        if value is None:
+            value = (getattr(application, "config", None) or {}).get(key)
     return default if value is None else value
 
 
@@ -351,7 +356,7 @@ class WebSocketHandler(WebMessageHandler):
         self._inbox = backend.Queue(INBOX_SIZE)
         self._done = backend.Event()
         self._last_heard = time.monotonic()
-        if _setting(self, "ping_interval", None):
+        if setting(self, "ping_interval", None):
             backend.spawn(self._keep_alive)
         return backend.spawn(self._session)
 
@@ -385,8 +390,8 @@ class WebSocketHandler(WebMessageHandler):
     def _keep_alive(self) -> None:
         """Ping every `ping_interval` s; drop a client silent past `ping_timeout` more."""
         backend = self.application.backend
-        interval = float(_setting(self, "ping_interval", 0))
-        timeout = float(_setting(self, "ping_timeout", DEFAULT_PING_TIMEOUT))
+        interval = float(setting(self, "ping_interval", 0))
+        timeout = float(setting(self, "ping_timeout", DEFAULT_PING_TIMEOUT))
         while not self._closed:
             backend.sleep(interval)
             if self._closed:
@@ -488,7 +493,7 @@ class WebSocketHandler(WebMessageHandler):
     @property
     def max_size(self) -> int:
         """The largest message accepted, in bytes (`websocket_max_message_size`)."""
-        return int(_setting(self, "max_message_size", DEFAULT_MAX_MESSAGE_SIZE))
+        return int(setting(self, "max_message_size", DEFAULT_MAX_MESSAGE_SIZE))
 
     def feed_ping(self, data: bytes) -> None:
         self._last_heard = time.monotonic()

@@ -41,6 +41,7 @@ from ..websocket import (
     WebSocketHandler,
     accept_key,
     is_upgrade,
+    setting,
     upgrade,
 )
 
@@ -161,8 +162,7 @@ class SocketTransport:
         self.handler = handler
         self.backend = handler.application.backend
         self.ws = Connection(ConnectionType.SERVER)
-        self.write_timeout = float(getattr(handler.application, "websocket_write_timeout", None)
-                                   or DEFAULT_WRITE_TIMEOUT)
+        self.write_timeout = float(setting(handler, "write_timeout", DEFAULT_WRITE_TIMEOUT))
         self.max_queued = 4 * handler.max_size
         self._outbox: list[bytes] = []
         self._queued = 0

@@ -1,0 +1,114 @@
+"""The handlers the WebSocket tests talk to."""
+
+from __future__ import annotations
+
+from brubeck.app import Brubeck
+from brubeck.auth import web_authenticated
+from brubeck.websocket import WebSocketClosed, WebSocketHandler, broadcast
+
+EVENTS: list = []
+ROOM: list = []
+
+
+class Echo(WebSocketHandler):
+    def on_message(self, message):
+        self.write_message(message)
+
+
+class Small(Echo):
+    max_message_size = 1000
+
+
+class Synchronous(WebSocketHandler):
+    """The synchronous style: open() loops on receive()."""
+
+    def open(self, name="anon"):
+        self.write_message(f"hello {name}")
+        while (message := self.receive()) is not None:
+            if message == "wait":
+                try:
+                    self.receive(timeout=0.05)
+                except TimeoutError:
+                    self.write_message("timed out")
+                continue
+            self.write_message(f"{name}: {message}")
+
+    def on_close(self):
+        EVENTS.append(("sync closed", self.close_code))
+
+
+class Commands(WebSocketHandler):
+    def open(self):
+        EVENTS.append("open")
+
+    def on_message(self, message):
+        if message == "close":
+            self.close(4000, "bye")
+            try:
+                self.write_message("after close")
+            except WebSocketClosed:
+                EVENTS.append("write after close refused")
+        elif message == "ping":
+            self.ping(b"abc")
+        elif message == "raise":
+            raise RuntimeError("handler bug")
+        elif message == "json":
+            self.write_message({"a": 1})
+
+    def on_pong(self, data):
+        self.write_message(f"pong:{data.decode()}")
+
+    def on_close(self):
+        EVENTS.append(("closed", self.close_code, self.close_reason))
+
+
+class Chat(WebSocketHandler):
+    def select_subprotocol(self, subprotocols):
+        return "chat" if "chat" in subprotocols else None
+
+    def open(self):
+        ROOM.append(self)
+        self.write_message(f"proto:{self.subprotocol}")
+
+    def on_message(self, message):
+        broadcast(ROOM, message)
+
+    def on_close(self):
+        ROOM.remove(self)
+
+
+class Private(WebSocketHandler):
+    def get_current_user(self):
+        return self.message.headers.get("X-User")
+
+    @web_authenticated
+    def open(self):
+        self.write_message(f"hi {self.current_user}")
+
+
+class Firehose(WebSocketHandler):
+    """Writes until the client's reading stalls it out (slow-reader tests)."""
+
+    write_timeout = 0.5
+
+    def open(self):
+        chunk = b"x" * 65536
+        try:
+            for count in range(1, 10_000):  # bounded: 655 MB if nothing pushed back
+                self.write_message(chunk)
+                EVENTS.append(count)
+        except WebSocketClosed:
+            EVENTS.append("stopped")
+
+
+def build_app(**config):
+    config.setdefault("cookie_secret", "a-test-secret-that-is-long-enough-0123456789")
+    return Brubeck(handler_tuples=[
+        (r"^/echo$", Echo),
+        (r"^/small$", Small),
+        (r"^/sync/(?P<name>\w+)$", Synchronous),
+        (r"^/commands$", Commands),
+        (r"^/chat$", Chat),
+        (r"^/private$", Private),
+        (r"^/firehose$", Firehose),
+    ], **config)

@@ -1,0 +1,170 @@
+"""WebSocketHandler's API (issue 15), the same over every transport (see conftest)."""
+
+from __future__ import annotations
+
+import pytest
+
+from brubeck.testing import WebSocketRefused
+from tests.websocket.app import EVENTS, ROOM, build_app
+
+
+@pytest.fixture
+def client(serve):
+    EVENTS.clear()
+    ROOM.clear()
+    return serve(build_app())
+
+
+def wait_for(condition, client, seconds=5.0):
+    """Poll (green) until `condition()` holds; bounded."""
+    from brubeck import concurrency
+
+    backend = concurrency.active()
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return True
+        backend.sleep(0.01)
+    return condition()
+
+
+def test_ws_api_text_and_binary_echo(client):
+    with client.websocket("/echo") as ws:
+        ws.send("héllo")
+        assert ws.receive() == "héllo"
+        ws.send(b"\x00\xff")
+        assert ws.receive() == b"\x00\xff"
+
+
+def test_ws_api_write_message_json_for_dicts(client):
+    with client.websocket("/commands") as ws:
+        ws.send("json")
+        assert ws.receive() == '{"a":1}'
+
+
+def test_ws_api_synchronous_receive_loop_with_url_groups(client):
+    ws = client.websocket("/sync/ann")
+    assert ws.receive() == "hello ann"
+    ws.send("one")
+    assert ws.receive() == "ann: one"
+    ws.send("wait")
+    assert ws.receive() == "timed out"
+    ws.close(1000)
+    assert ws.close_code == 1000
+    assert wait_for(lambda: ("sync closed", 1000) in EVENTS, client)
+
+
+def test_ws_api_server_close_with_code_and_reason(client):
+    ws = client.websocket("/commands")
+    ws.send("close")
+    assert ws.receive() is None
+    assert (ws.close_code, ws.close_reason) == (4000, "bye")
+    assert wait_for(lambda: "write after close refused" in EVENTS, client)
+    assert wait_for(lambda: any(e[0] == "closed" for e in EVENTS if isinstance(e, tuple)), client)
+    ws.close()
+
+
+def test_ws_api_client_close_code_reaches_on_close(client):
+    ws = client.websocket("/commands")
+    ws.close(4001, "done")
+    assert ws.close_code == 4001
+    assert wait_for(lambda: ("closed", 4001, "done") in EVENTS, client)
+    assert EVENTS.count("open") == 1
+
+
+def test_ws_api_server_ping_answered_by_pong(client):
+    with client.websocket("/commands") as ws:
+        ws.send("ping")
+        assert ws.receive() == "pong:abc"
+
+
+def test_ws_api_client_ping_gets_pong(client):
+    with client.websocket("/echo") as ws:
+        ws.ping(b"xyz")
+        ws.send("after")
+        assert ws.receive() == "after"
+        assert ws.pongs == [b"xyz"]
+
+
+def test_ws_api_handler_exception_closes_1011(client):
+    ws = client.websocket("/commands")
+    ws.send("raise")
+    assert ws.receive() is None
+    assert ws.close_code == 1011
+    ws.close()
+
+
+def test_ws_api_oversize_message_closes_1009(client):
+    ws = client.websocket("/small")
+    ws.send("x" * 1000)
+    assert ws.receive() == "x" * 1000
+    ws.send("x" * 1001)
+    assert ws.receive() is None
+    assert ws.close_code == 1009
+    ws.close()
+
+
+def test_ws_handshake_subprotocol_selected(client):
+    with client.websocket("/chat", subprotocols=["x", "chat"]) as ws:
+        assert ws.subprotocol == "chat"
+        assert ws.receive() == "proto:chat"
+    with client.websocket("/chat", subprotocols=["x"]) as ws:
+        assert ws.subprotocol is None
+        assert ws.receive() == "proto:None"
+
+
+def test_ws_handshake_origin_refused_403(client):
+    with pytest.raises(WebSocketRefused) as refused:
+        client.websocket("/echo", headers={"Origin": "http://evil.example"})
+    assert refused.value.status_code == 403
+
+
+def test_ws_handshake_same_origin_accepted(client):
+    host = "testserver" if not hasattr(client, "port") else f"{client.host}:{client.port}"
+    with client.websocket("/echo", headers={"Origin": f"http://{host}"}) as ws:
+        ws.send("ok")
+        assert ws.receive() == "ok"
+
+
+def test_ws_handshake_auth_refused_403(client):
+    with pytest.raises(WebSocketRefused) as refused:
+        client.websocket("/private")
+    assert refused.value.status_code == 403
+    with client.websocket("/private", headers={"X-User": "jd"}) as ws:
+        assert ws.receive() == "hi jd"
+
+
+def test_ws_handshake_plain_get_gets_426(client):
+    response = client.get("/echo")
+    assert response.status_code == 426
+    assert response.headers["Sec-WebSocket-Version"] == "13"
+
+
+def test_ws_handshake_bad_version_426(client):
+    with pytest.raises(WebSocketRefused) as refused:
+        client.websocket("/echo", headers={"Sec-WebSocket-Version": "8"})
+    assert refused.value.status_code == 426
+    assert refused.value.response.headers["Sec-WebSocket-Version"] == "13"
+
+
+def test_ws_handshake_bad_key_400(client):
+    with pytest.raises(WebSocketRefused) as refused:
+        client.websocket("/echo", headers={"Sec-WebSocket-Key": "c2hvcnQ="})
+    assert refused.value.status_code == 400
+
+
+def test_ws_handshake_unknown_path_404(client):
+    with pytest.raises(WebSocketRefused) as refused:
+        client.websocket("/nowhere")
+    assert refused.value.status_code == 404
+
+
+def test_ws_broadcast_reaches_every_client(client):
+    sockets = [client.websocket("/chat") for _ in range(3)]
+    for ws in sockets:
+        assert ws.receive() == "proto:None"
+    assert wait_for(lambda: len(ROOM) == 3, client)
+    sockets[0].send("to all")
+    assert [ws.receive() for ws in sockets] == ["to all"] * 3
+    for ws in sockets:
+        ws.close()
+    assert wait_for(lambda: not ROOM, client)
