@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 CONNECTIONS: dict[str, str] = {
     "wsgi": "brubeck.connections.wsgi:WSGIConnection",
     "mongrel2": "brubeck.mongrel2.connection:Mongrel2Connection",
+    # A worker behind the supervisor's dispatcher (brubeck.mongrel2.dispatcher).
+    "mongrel2+dispatcher": "brubeck.mongrel2.connection:Mongrel2Connection",
 }
 #: Public class names served lazily, by the transport that defines them.
 _EXPORTS = {"WSGIConnection": "wsgi", "Mongrel2Connection": "mongrel2"}
@@ -69,5 +71,10 @@ def from_url(url: str) -> Any:
             raise ValueError(f"expected mongrel2://PULL_ADDR,PUB_ADDR, got {url!r}")
         pull_addr, pub_addr = addresses
         return connection_class("mongrel2").from_url_parts(pull_addr, pub_addr, options)
+    if scheme == "mongrel2+dispatcher":  # the supervisor passes it to its workers
+        worker_addr, _, options = rest.partition("?")
+        if not worker_addr:
+            raise ValueError(f"expected mongrel2+dispatcher://WORKER_ADDR, got {url!r}")
+        return connection_class(scheme).from_dispatcher_url_parts(worker_addr, options)
     raise ValueError(f"unknown connection URL {url!r}: use wsgi://HOST:PORT or "
                      "mongrel2://PULL_ADDR,PUB_ADDR")

@@ -21,20 +21,25 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from ..errors import HTTPError, loggable
 from ..request import Request
 from ..response import Response, http_bytes, plain_response, refuse
-from . import wire
+from . import websocket, wire
 from .sender import ReplySender
 from .uploads import UploadSpool, UploadStore, upload_state
+from .websocket import WebSockets
 
 if TYPE_CHECKING:
     from ..app import Brubeck
 
 log = logging.getLogger("brubeck.mongrel2")
+
+READY, BYE = b"READY", b"BYE"  # to the dispatcher (and BYE back: nothing new will come)
+DISPATCHED_LINGER = 5.0  # seconds a closing worker's DEALER may take to flush its replies
 
 
 class Mongrel2Connection(ReplySender):
@@ -44,13 +49,21 @@ class Mongrel2Connection(ReplySender):
     (Mongrel2 binds both; workers connect). `upload_store` is Mongrel2's
     `upload.temp_store` and `chroot` its server chroot; without them, uploads
     spooled to disk are refused with 400.
+
+    Behind a dispatcher (`dispatcher.Dispatcher`; `dispatcher_addr` set, the
+    two Mongrel2 addresses unused) the worker is one DEALER with routing id
+    `worker_id` (default `BRUBECK_WORKER_ID`): it says READY once serving,
+    sends each reply as final or not, and BYE when it drains.
     """
 
     def __init__(self, pull_addr: str, pub_addr: str, *, upload_store: str | None = None,
                  chroot: str | None = None, drain_timeout: float = 30.0,
-                 handle_signals: bool = True) -> None:
+                 handle_signals: bool = True, dispatcher_addr: str | None = None,
+                 worker_id: str | None = None) -> None:
         self.pull_addr = pull_addr
         self.pub_addr = pub_addr
+        self.dispatcher_addr = dispatcher_addr
+        self.worker_id = worker_id
         self.uploads = UploadStore(upload_store, chroot) if upload_store else None
         self._spool = UploadSpool(self.uploads)
         self.drain_timeout = drain_timeout
@@ -60,8 +73,11 @@ class Mongrel2Connection(ReplySender):
         self._stopping: Any = None
         self._idle: Any = None
         self._running = 0
+        self._websockets = WebSockets(self)
 
     def __repr__(self) -> str:
+        if self.dispatcher_addr:
+            return f"Mongrel2Connection(dispatcher_addr={self.dispatcher_addr!r})"
         return f"Mongrel2Connection({self.pull_addr!r}, {self.pub_addr!r})"
 
     @classmethod
@@ -75,6 +91,13 @@ class Mongrel2Connection(ReplySender):
         return cls(pull_addr, pub_addr, upload_store=options.get("upload_store"),
                    chroot=options.get("chroot"), drain_timeout=drain)
 
+    @classmethod
+    def from_dispatcher_url_parts(cls, worker_addr: str, query: str = "") -> Mongrel2Connection:
+        """Build from `mongrel2+dispatcher://WORKER_ADDR?upload_store=...&chroot=...`."""
+        connection = cls.from_url_parts("", "", query)
+        connection.dispatcher_addr = worker_addr
+        return connection
+
     # -- serving -------------------------------------------------------------------
 
     def run(self, application: Brubeck) -> None:
@@ -82,10 +105,17 @@ class Mongrel2Connection(ReplySender):
         backend = application.backend
         zmq = backend.zmq
         context = zmq.Context()
-        pull = context.socket(zmq.PULL)
-        pull.setsockopt(zmq.LINGER, 0)
-        pub = context.socket(zmq.XPUB)  # a PUB that also sees Mongrel2 subscribe
-        pub.setsockopt(zmq.LINGER, 2000)  # let the last replies out on close
+        if self.dispatcher_addr:  # one DEALER both ways; LINGER lets the last replies out
+            pull = pub = context.socket(zmq.DEALER)
+            pub.setsockopt(zmq.IDENTITY, self._worker_ident())
+            pub.setsockopt(zmq.SNDHWM, 0)  # a send never blocks between a message's parts
+            pub.setsockopt(zmq.LINGER, int(DISPATCHED_LINGER * 1000))
+        else:
+            pull = context.socket(zmq.PULL)
+            pull.setsockopt(zmq.LINGER, 0)
+            pub = context.socket(zmq.XPUB)  # a PUB that also sees Mongrel2 subscribe
+            pub.setsockopt(zmq.LINGER, 2000)  # let the last replies out on close
+        self._dispatched = bool(self.dispatcher_addr)
         self._pub = pub
         self._stopping = backend.Event()
         self._idle = backend.Event()
@@ -95,22 +125,33 @@ class Mongrel2Connection(ReplySender):
         self._app = application
         previous = self._install_signals()
         try:
-            pub.connect(self.pub_addr)
-            self._await_subscriber(pub, zmq, backend)
-            pull.connect(self.pull_addr)
-            log.info("worker %d pulling %s, publishing %s", os.getpid(), self.pull_addr,
-                     self.pub_addr)
+            if self._dispatched:
+                pub.connect(self.dispatcher_addr)
+                pub.send(READY)
+                log.info("worker %d (%s) served by the dispatcher at %s", os.getpid(),
+                         self._worker_ident().decode(), self.dispatcher_addr)
+            else:
+                pub.connect(self.pub_addr)
+                self._await_subscriber(pub, zmq, backend)
+                pull.connect(self.pull_addr)
+                log.info("worker %d pulling %s, publishing %s", os.getpid(), self.pull_addr,
+                         self.pub_addr)
             receiver = backend.spawn(self._receive, pull, zmq)
             # Wake up now and then: under eventlet, SIGTERM's handler runs inside the
             # hub's poll, and the wake-up it schedules waits until that poll returns.
             while not self._stopping.wait(0.5):
                 pass
+            self._websockets.close_all()  # 1001: their clients reconnect elsewhere
             if self._waiting:  # idle in recv(): nothing is lost by killing it
                 receiver.kill()
             else:  # it holds a message (a full pool?): let it finish with it
                 self._receiver_done.wait()
-            self._drain(pull, zmq)
-            if not self._idle.wait(self.drain_timeout):
+            if self._dispatched:
+                idle = self._drain_dispatched(pull, zmq, backend)
+            else:
+                self._drain(pull, zmq)
+                idle = self._idle.wait(self.drain_timeout)
+            if not idle:
                 self._abandon()
             log.info("worker %d stopped", os.getpid())
         finally:
@@ -119,6 +160,34 @@ class Mongrel2Connection(ReplySender):
             pub.close()
             self._pub = None
             context.term()
+
+    def _worker_ident(self) -> bytes:
+        """The routing id the dispatcher knows this worker by (its supervisor's slot.generation)."""
+        ident = self.worker_id or os.environ.get("BRUBECK_WORKER_ID") or f"pid-{os.getpid()}"
+        return ident.encode("ascii")
+
+    def _drain_dispatched(self, dealer: Any, zmq: Any, backend: Any) -> bool:
+        """Say BYE, then serve what still comes (requests sent before the dispatcher read
+        the BYE, frames for held connections) until it acknowledges and nothing runs.
+        True if that happened within `drain_timeout`."""
+        dealer.send(BYE)
+        deadline = time.monotonic() + self.drain_timeout
+        acknowledged = False
+        while time.monotonic() < deadline:
+            try:
+                frame = dealer.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                if acknowledged and self._idle.is_set():
+                    return True
+                backend.sleep(0.005)
+                continue
+            if frame == BYE:
+                acknowledged = True
+            else:
+                self._dispatch(frame)
+        if not acknowledged:
+            log.warning("worker %d: the dispatcher did not acknowledge its BYE", os.getpid())
+        return bool(self._idle.is_set())
 
     def _await_subscriber(self, pub: Any, zmq: Any, backend: Any) -> None:
         """PUB slow joiner: replies sent before Mongrel2's SUB has subscribed are
@@ -145,18 +214,19 @@ class Mongrel2Connection(ReplySender):
             return None
 
         def on_term(signum: int, frame: Any) -> None:
-            log.info("worker %d got SIGTERM: draining", os.getpid())
+            log.info("worker %d got %s: draining", os.getpid(), signal.Signals(signum).name)
             self.shutdown()
 
-        try:
-            return signal.signal(signal.SIGTERM, on_term)
+        try:  # SIGINT too: Ctrl-C reaches every process of the group
+            return {signum: signal.signal(signum, on_term)
+                    for signum in (signal.SIGTERM, signal.SIGINT)}
         except ValueError:  # not the main thread (threading may be green-patched)
             log.warning("not in the main thread: SIGTERM will not drain this worker")
             return None
 
     def _restore_signals(self, previous: Any) -> None:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in (previous or {}).items():
+            signal.signal(signum, handler)
 
     def _receive(self, pull: Any, zmq: Any) -> None:
         """Read every waiting message before yielding, then block for more.
@@ -199,6 +269,11 @@ class Mongrel2Connection(ReplySender):
         if message.method == "JSON":
             log.debug("ignored a Mongrel2 JSON message on %s", message.conn_id)
             return
+        if message.method == websocket.FRAME:
+            self._websockets.feed(message)
+            return
+        if message.method == websocket.HANDSHAKE:
+            self._websockets.expect(message)
         self._running += 1
         self._idle.clear()
         pool = self._app.pool
@@ -209,6 +284,7 @@ class Mongrel2Connection(ReplySender):
             log.exception("could not start a request")
 
     def _client_left(self, sender: str, conn_id: str) -> None:
+        self._websockets.lost(sender, conn_id)
         for request in self._inflight.get((sender, conn_id), ()):
             wire.client_of(request).gone.set()
 
@@ -217,6 +293,9 @@ class Mongrel2Connection(ReplySender):
     def _serve(self, message: wire.Message) -> None:
         method = message.method
         try:
+            if method == websocket.HANDSHAKE:
+                self._websockets.handshake(message)
+                return
             request = self._request(message)
             if request is None:
                 return  # an upload has started; its `done` message comes later
@@ -224,7 +303,7 @@ class Mongrel2Connection(ReplySender):
         except HTTPError as err:  # refused by HTTP's rules: logged and closed as over WSGI
             client = loggable(message.meta.get("REMOTE_ADDR", "-"))
             response = refuse(err, f"{method} {message.path}", client, log)
-            self.send(message.sender, message.conn_id, http_bytes(response, method))
+            self.send(message.sender, message.conn_id, http_bytes(response, method), final=False)
             self.send(message.sender, message.conn_id, b"")
         except Exception:
             log.exception("%s %s failed in the Mongrel2 connection", _Safe(method),

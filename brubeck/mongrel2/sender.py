@@ -3,6 +3,11 @@
 Mongrel2 never parses a reply: each is a complete HTTP message framed for up
 to 128 connection ids (`wire.frame`), published on the worker's PUB socket.
 An empty body tells Mongrel2 to close those connections.
+
+Behind a dispatcher each send says whether it is final: a final one ends the
+request it answers (the dispatcher stops holding the connection for this
+worker); streamed chunks, WebSocket frames and the 101 handshake reply are
+not final, and a close always is.
 """
 
 from __future__ import annotations
@@ -17,15 +22,21 @@ from . import wire
 
 log = logging.getLogger("brubeck.mongrel2")
 
+FINAL, PART = b"F", b"S"  # a dispatcher's verbs for a final and a non-final send
+
 
 class ReplySender:
     """Replies to Mongrel2's clients over the PUB socket in `_pub` (None when not running)."""
 
     _pub: Any = None
+    _dispatched = False  # True when `_pub` is a DEALER to a dispatcher
 
-    def send(self, uuid: str, conn_id: str, data: bytes) -> None:
-        """Send raw bytes to one connection (an empty `data` closes it)."""
-        self._publish(wire.frame(uuid, [conn_id], data))
+    def send(self, uuid: str, conn_id: str, data: bytes, final: bool = True) -> None:
+        """Send raw bytes to one connection (an empty `data` closes it).
+
+        `final=False` for a part of a longer answer (a stream, WebSocket frames).
+        """
+        self._publish(wire.frame(uuid, [conn_id], data), final or not data)
 
     def reply(self, request: Request, response: Response | bytes | str) -> None:
         """Send a response to the request's client in one message."""
@@ -34,15 +45,18 @@ class ReplySender:
         if isinstance(data, str):
             data = data.encode("utf-8")
         client = wire.client_of(request)
-        self.send(client.sender, client.conn_id, data)
-        if _should_close(request, response):
+        closing = _should_close(request, response)
+        self.send(client.sender, client.conn_id, data, final=not closing)
+        if closing:
             self.close(request)
 
-    def reply_bulk(self, uuid: str, idents: Iterable[str], data: bytes | str) -> None:
-        """Send the same bytes to many connections, 128 ids per message."""
+    def reply_bulk(self, uuid: str, idents: Iterable[str], data: bytes | str,
+                   final: bool = True) -> None:
+        """Send the same bytes to many connections, 128 ids per message
+        (`final=False` for a broadcast to streams or WebSockets)."""
         payload = data.encode("utf-8") if isinstance(data, str) else data
         for batch in wire.chunks(idents):
-            self._publish(wire.frame(uuid, batch, payload))
+            self._publish(wire.frame(uuid, batch, payload), final or not payload)
 
     def reply_many(self, requests: Iterable[Request], response: Response) -> int:
         """Answer many requests with one response, serialized once and sent in bulk.
@@ -73,11 +87,14 @@ class ReplySender:
         """Close many connections, 128 ids per message."""
         self.reply_bulk(uuid, idents, b"")
 
-    def _publish(self, frame: bytes) -> None:
+    def _publish(self, frame: bytes, final: bool = True) -> None:
         if self._pub is None:  # after shutdown, or before run()
             log.warning("Mongrel2Connection is not running: reply dropped")
             return
-        self._pub.send(frame)
+        if self._dispatched:
+            self._pub.send_multipart((FINAL if final else PART, frame))
+        else:
+            self._pub.send(frame)
 
 
 def _should_close(request: Request, response: Any) -> bool:

@@ -1,0 +1,587 @@
+"""One dispatcher per host between Mongrel2 and its workers: it knows what each worker holds.
+
+Mongrel2 PUSHes every message round-robin to whatever PULLs. With workers
+PULLing directly, a killed worker's queued requests are lost (nobody knows
+them), a connection's WebSocket frames and disconnect notice reach the wrong
+worker, and a draining worker keeps getting work until its socket closes.
+
+The dispatcher PULLs from Mongrel2 and PUBlishes replies to it, and talks to
+its workers over one ROUTER (each worker a DEALER whose routing id is its
+`BRUBECK_WORKER_ID`):
+
+- dispatcher -> worker: `[frame]`, a Mongrel2 message byte for byte; and
+  `[b"BYE"]` acknowledging a worker's BYE (nothing new will follow).
+- worker -> dispatcher: `[b"READY"]`, `[b"F", reply]` (a final reply: publish,
+  release one held request per listed connection; an empty body releases the
+  connection), `[b"S", reply]` (publish, keep holding) and `[b"BYE"]`
+  (draining: no new requests; messages for connections it holds still go to it).
+
+A connection (sender and connection id) is held by the worker its request
+went to until that worker's final reply or the forwarded disconnect notice;
+everything for it goes to the holder, in order. A new request goes to the
+ready, non-retired worker holding the fewest (ties round robin); with none
+ready it waits in a bounded queue. When a worker dies, `lost()` answers what
+it held: 503 with `Retry-After: 1` for a request (never replayed: it may have
+had effects), a close for a stream already under way.
+
+It runs in a thread of the supervisor, plain pyzmq (no green library, no app);
+`retire`, `lost`, `stats` and `stop` may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import zmq
+
+from ..response import http_bytes, plain_response
+from . import wire
+
+log = logging.getLogger("brubeck.mongrel2.dispatcher")
+
+READY, FINAL, SEND, BYE = b"READY", b"F", b"S", b"BYE"
+
+# What a message from Mongrel2 is, as far as routing cares.
+REQUEST = 0     # wants a final reply: held until it gets one
+FRAME = 1       # a WebSocket frame or other JSON message: to the holder, or dropped
+DISCONNECT = 2  # the client left: to the holder (which then holds it no more), or dropped
+MORE = 3        # an upload's `done` message: the rest of a request already held
+
+_DISCONNECT_BODY = b'21:{"type":"disconnect"},'
+_UPLOAD_DONE = b"x-mongrel2-upload-done"
+_METHOD_KEY = b"6:METHOD,"
+_JSON_METHOD = b'"METHOD":"'
+_KINDS = {b"WEBSOCKET": FRAME, b"JSON": FRAME}
+
+#: Messages read from one socket before the others get a turn.
+BATCH = 256
+UNAVAILABLE = http_bytes(plain_response(
+    503, headers={"Retry-After": "1", "Connection": "close"}), "GET")
+
+
+def peek(frame: bytes) -> tuple[bytes, int]:
+    """`(b"SENDER CONN_ID", kind)` of a Mongrel2 message; ValueError without an envelope.
+
+    Only the envelope and the METHOD key are read (METHOD comes second in
+    Mongrel2's tnetstring headers); headers that cannot be walked make the
+    message a REQUEST, and its worker answers 400 as on the direct path.
+    """
+    first = frame.find(b" ")
+    second = frame.find(b" ", first + 1)
+    third = frame.find(b" ", second + 1)
+    if first < 1 or second <= first + 1 or third <= second + 1 \
+            or not frame[first + 1:second].isdigit():
+        raise ValueError("not a Mongrel2 message envelope")
+    key = frame[:second]
+    try:
+        method, end = _method(frame, third + 1)
+    except (ValueError, IndexError):
+        return key, REQUEST
+    kind = _KINDS.get(method, REQUEST)
+    if kind == FRAME:
+        if method == b"JSON" and frame.endswith(_DISCONNECT_BODY):
+            return key, DISCONNECT
+        return key, FRAME
+    if frame.find(_UPLOAD_DONE, third, end) >= 0:
+        return key, MORE
+    return key, REQUEST
+
+
+def _size(frame: bytes, start: int) -> tuple[int, int]:
+    """`(colon, n)` of the `n:` a netstring or tnetstring element starts with at `start`."""
+    colon = frame.index(b":", start, start + 12)
+    size = int(frame[start:colon])
+    if size < 0:
+        raise ValueError("negative length")
+    return colon, size
+
+
+def _method(frame: bytes, start: int) -> tuple[bytes, int]:
+    """`(METHOD, end of headers)` from a `LEN:HEADERS` tnetstring dict or JSON netstring."""
+    colon, size = _size(frame, start)
+    end = colon + 1 + size
+    if frame[end] == 0x2C:  # ",": the JSON protocol; Mongrel2 escapes quotes in values
+        at = frame.index(_JSON_METHOD, colon, end) + len(_JSON_METHOD)
+        return frame[at:frame.index(b'"', at, end)], end
+    if frame[end] != 0x7D:  # "}"
+        raise ValueError("headers are not a dict")
+    at = colon + 1
+    while at < end:  # key, value, key, value ...: each `LEN:DATA` and a type byte
+        is_method = frame.startswith(_METHOD_KEY, at)
+        colon, size = _size(frame, at)
+        at = colon + 2 + size  # past the key
+        colon, size = _size(frame, at)
+        if is_method:
+            return frame[colon + 1:colon + 1 + size], end
+        at = colon + 2 + size
+    raise ValueError("no METHOD")
+
+
+def reply_targets(reply: bytes) -> tuple[bytes, list[bytes], bool]:
+    """`(sender, conn ids, closes)` of a reply frame `SENDER LEN:ID ID, BODY`; ValueError."""
+    space = reply.find(b" ")
+    if space < 1:
+        raise ValueError("not a Mongrel2 reply")
+    colon, size = _size(reply, space + 1)
+    ids_end = colon + 1 + size
+    if reply[ids_end:ids_end + 1] != b"," or size == 0:
+        raise ValueError("not a Mongrel2 reply")
+    ids = reply[colon + 1:ids_end].split(b" ")
+    return reply[:space], ids, len(reply) <= ids_end + 2
+
+
+class _Worker:
+    __slots__ = ("held", "ident", "ready", "retired", "sent")
+
+    def __init__(self, ident: bytes) -> None:
+        self.ident = ident
+        self.ready = False
+        self.retired = False
+        self.held = 0  # requests sent and not yet answered
+        self.sent = 0  # requests sent, ever
+
+
+class _Hold:
+    """One held connection: its worker, requests awaiting a final reply, stream started."""
+
+    __slots__ = ("count", "streaming", "worker")
+
+    def __init__(self, worker: _Worker) -> None:
+        self.worker = worker
+        self.count = 1
+        self.streaming = False
+
+
+class Dispatcher:
+    """Route Mongrel2's messages to local workers: `Dispatcher(pull, pub, worker_addr)`.
+
+    `pull_addr`/`pub_addr` are the handler's send_spec/recv_spec (Mongrel2
+    binds them), `worker_addr` is where workers connect (an `ipc://` path in a
+    0700 directory, or tcp). At most `queue_limit` requests wait for a ready
+    worker, none longer than `queue_timeout` seconds; the rest get 503.
+    """
+
+    def __init__(self, pull_addr: str, pub_addr: str, worker_addr: str, *,
+                 queue_limit: int = 10000, queue_timeout: float = 10.0) -> None:
+        self.pull_addr = pull_addr
+        self.pub_addr = pub_addr
+        self.worker_addr = worker_addr
+        self.queue_limit = queue_limit
+        self.queue_timeout = queue_timeout
+        self._workers: dict[bytes, _Worker] = {}
+        self._serving: list[_Worker] = []  # ready and not retired
+        self._turn = 0
+        self._held: dict[bytes, _Hold] = {}
+        self._queue: collections.deque[tuple[float, bytes, bytes]] = collections.deque()
+        self._ready: set[bytes] = set()
+        self._ready_changed = threading.Condition()
+        self._calls: collections.deque[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]] \
+            = collections.deque()
+        self._call_lock = threading.Lock()
+        self._context: Any = None
+        self._thread: threading.Thread | None = None
+        self._stop_at: float | None = None
+        self._pulling = False
+        self._poller: Any = None
+        self.counts = {"routed": 0, "waited": 0, "refused": 0, "lost": 0, "malformed": 0}
+
+    def __repr__(self) -> str:
+        return f"Dispatcher({self.pull_addr!r}, {self.pub_addr!r}, {self.worker_addr!r})"
+
+    # -- control (any thread) ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind the workers' socket, connect to Mongrel2 and route in a daemon thread."""
+        context = self._context = zmq.Context()
+        self._router = context.socket(zmq.ROUTER)
+        self._router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a gone worker raises, not drops
+        self._router.setsockopt(zmq.ROUTER_HANDOVER, 1)   # a restarted worker takes its id
+        self._router.setsockopt(zmq.SNDHWM, 0)
+        self._router.setsockopt(zmq.RCVHWM, 0)
+        self._router.setsockopt(zmq.LINGER, 0)
+        self._router.bind(self.worker_addr)
+        self._pub = context.socket(zmq.XPUB)  # a PUB that sees Mongrel2 subscribe
+        self._pub.setsockopt(zmq.SNDHWM, 0)   # a PUB past its HWM drops replies silently
+        self._pub.setsockopt(zmq.LINGER, 2000)
+        self._pub.connect(self.pub_addr)
+        self._pull = context.socket(zmq.PULL)  # connected once Mongrel2 has subscribed
+        self._pull.setsockopt(zmq.LINGER, 0)
+        address = f"inproc://brubeck-dispatcher-{id(self)}"
+        self._wake_in = context.socket(zmq.PAIR)
+        self._wake_in.bind(address)
+        self._wake = context.socket(zmq.PAIR)
+        self._wake.connect(address)
+        self._thread = threading.Thread(target=self._run, name="brubeck-dispatcher", daemon=True)
+        self._thread.start()
+        log.info("dispatcher: workers at %s, pulling %s, publishing %s", self.worker_addr,
+                 self.pull_addr, self.pub_addr)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Refuse new requests (503), wait up to `timeout` for held ones, answer the rest."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        self._call(self._begin_stop, timeout, wait=False)
+        thread.join(timeout + 5)
+
+    def wait_ready(self, worker_id: bytes | str, timeout: float) -> bool:
+        """True once the worker has said READY (False after `timeout` seconds)."""
+        ident = _ident(worker_id)
+        with self._ready_changed:
+            return self._ready_changed.wait_for(lambda: ident in self._ready, timeout)
+
+    def retire(self, worker_id: bytes | str) -> None:
+        """Send the worker no new requests (it keeps what it holds)."""
+        self._call(self._retire, _ident(worker_id))
+
+    def lost(self, worker_id: bytes | str) -> int:
+        """The worker died: answer all it held (503, or close a stream); return how many."""
+        return int(self._call(self._lose, _ident(worker_id)))
+
+    def stats(self) -> dict[str, Any]:
+        """Per worker: ready, retired, held, sent; and totals."""
+        return dict(self._call(self._stats))
+
+    def _call(self, function: Callable[..., Any], *args: Any, wait: bool = True,
+              timeout: float = 10.0) -> Any:
+        """Run `function(*args)` in the dispatcher's thread (its sockets are its own)."""
+        if self._thread is None or not self._thread.is_alive():
+            raise RuntimeError("the dispatcher is not running")
+        future: Future[Any] = Future()
+        with self._call_lock:
+            if self._wake.closed:
+                raise RuntimeError("the dispatcher is not running")
+            self._calls.append((function, args, future))
+            self._wake.send(b"", zmq.NOBLOCK)
+        return future.result(timeout) if wait else None
+
+    # -- the loop (dispatcher thread) ------------------------------------------------------
+
+    def _run(self) -> None:
+        self._poller = poller = zmq.Poller()
+        readers = {self._router: self._from_workers, self._pub: self._subscribed,
+                   self._wake_in: self._control, self._pull: self._from_mongrel2}
+        for sock in (self._router, self._pub, self._wake_in):
+            poller.register(sock, zmq.POLLIN)
+        try:
+            while True:
+                timeout = 100 if self._queue or self._stop_at is not None else None
+                for sock, _ in poller.poll(timeout):
+                    readers[sock]()
+                if self._queue:
+                    self._expire()
+                if self._stop_at is not None and (
+                        not self._held or time.monotonic() >= self._stop_at):
+                    break
+        except Exception:  # a bug here must not leave clients hanging silently
+            log.exception("dispatcher failed")
+        finally:
+            self._finish()
+
+    def _subscribed(self) -> None:
+        """Mongrel2's SUB subscribed (XPUB sees it): replies will arrive, so start pulling."""
+        for _ in range(BATCH):
+            try:
+                self._pub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+        if not self._pulling:
+            self._pull.connect(self.pull_addr)
+            self._poller.register(self._pull, zmq.POLLIN)
+            self._pulling = True
+            log.info("dispatcher: Mongrel2 subscribed; pulling %s", self.pull_addr)
+
+    def _from_mongrel2(self) -> None:
+        recv, route = self._pull.recv, self._route
+        for _ in range(BATCH):
+            try:
+                frame = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                key, kind = peek(frame)
+            except ValueError:
+                self.counts["malformed"] += 1
+                log.warning("dispatcher: dropped a malformed Mongrel2 message (%d bytes)",
+                            len(frame))
+                continue
+            route(frame, key, kind)
+
+    def _route(self, frame: bytes, key: bytes, kind: int) -> None:
+        hold = self._held.get(key)
+        if hold is not None:
+            worker = hold.worker
+            if not self._send(worker, frame):
+                return  # gone: `lost()` answers the connection
+            if kind == REQUEST:
+                hold.count += 1
+                worker.held += 1
+                worker.sent += 1
+            elif kind == DISCONNECT:
+                worker.held -= hold.count
+                del self._held[key]
+            elif kind == FRAME:
+                hold.streaming = True
+            return
+        if kind in (FRAME, DISCONNECT):
+            return  # nobody holds it: nobody waits for it
+        if self._stop_at is not None:
+            self._refuse(key)
+            return
+        while True:
+            chosen = self._pick()
+            if chosen is None:
+                self._enqueue(frame, key)
+                return
+            if self._send(chosen, frame):
+                break
+        worker = chosen
+        self._held[key] = _Hold(worker)
+        worker.held += 1
+        worker.sent += 1
+        self.counts["routed"] += 1
+
+    def _pick(self) -> _Worker | None:
+        """The serving worker holding the fewest requests; ties go round robin."""
+        serving = self._serving
+        count = len(serving)
+        if count < 2:
+            return serving[0] if count else None
+        self._turn = turn = (self._turn + 1) % count
+        best = serving[turn]
+        for step in range(1, count):
+            worker = serving[(turn + step) % count]
+            if worker.held < best.held:
+                best = worker
+        return best
+
+    def _send(self, worker: _Worker, frame: bytes) -> bool:
+        """Hand `frame` to `worker`; False (and the worker stops serving) if it is gone."""
+        try:
+            self._router.send_multipart((worker.ident, frame), zmq.NOBLOCK)
+            return True
+        except zmq.ZMQError:
+            if worker.ready:
+                log.warning("dispatcher: worker %s is unreachable; no more requests to it",
+                            _name(worker.ident))
+                self._unserve(worker)
+            return False
+
+    def _enqueue(self, frame: bytes, key: bytes) -> None:
+        if len(self._queue) >= self.queue_limit:
+            self._refuse(key)
+            return
+        if not self._queue:
+            log.warning("dispatcher: no worker ready; queueing requests")
+        self._queue.append((time.monotonic(), key, frame))
+        self.counts["waited"] += 1
+
+    def _expire(self) -> None:
+        """Requests queued past `queue_timeout` get 503."""
+        queue, oldest = self._queue, time.monotonic() - self.queue_timeout
+        expired = 0
+        while queue and queue[0][0] < oldest:
+            self._refuse(queue.popleft()[1])
+            expired += 1
+        if expired:
+            log.error("dispatcher: %d requests waited %ss for a worker: answered 503", expired,
+                      self.queue_timeout)
+
+    def _flush_queue(self) -> None:
+        """Hand queued requests to workers now ready, in arrival order."""
+        queue = self._queue
+        while queue and self._serving:
+            _, key, frame = queue.popleft()
+            self._route(frame, key, REQUEST)
+
+    def _refuse(self, key: bytes) -> None:
+        sender, _, conn_id = key.partition(b" ")
+        self._publish_to(sender, [conn_id], UNAVAILABLE)
+        self._publish_to(sender, [conn_id], b"")
+        self.counts["refused"] += 1
+
+    def _publish_to(self, sender: bytes, conn_ids: list[bytes], data: bytes) -> None:
+        for start in range(0, len(conn_ids), wire.MAX_TARGETS):
+            ids = b" ".join(conn_ids[start:start + wire.MAX_TARGETS])
+            self._pub.send(b"%s %d:%s, %s" % (sender, len(ids), ids, data))
+
+    # -- what workers say ------------------------------------------------------------------
+
+    def _from_workers(self) -> None:
+        recv = self._router.recv_multipart
+        for _ in range(BATCH):
+            try:
+                parts = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                self._heard(parts)
+            except (ValueError, IndexError):
+                self.counts["malformed"] += 1
+                log.warning("dispatcher: dropped a malformed message from worker %s (%d parts)",
+                            _name(parts[0]), len(parts))
+
+    def _heard(self, parts: list[bytes]) -> None:
+        ident, verb = parts[0], parts[1]
+        if verb in (FINAL, SEND):
+            reply = parts[2]
+            if len(parts) != 3:
+                raise ValueError("extra parts")
+            sender, ids, closes = reply_targets(reply)
+            self._pub.send(reply)
+            if verb == FINAL:
+                self._release(ident, sender, ids, closes)
+            elif len(ids) == 1:  # a stream's first send has one target; broadcasts follow it
+                hold = self._held.get(sender + b" " + ids[0])
+                if hold is not None and hold.worker.ident == ident:
+                    hold.streaming = True
+        elif len(parts) != 2:
+            raise ValueError("extra parts")
+        elif verb == READY:
+            self._on_ready(ident)
+        elif verb == BYE:
+            self._on_bye(ident)
+        else:
+            raise ValueError("unknown verb")
+
+    def _release(self, ident: bytes, sender: bytes, ids: list[bytes], closes: bool) -> None:
+        held = self._held
+        for conn_id in ids:
+            key = sender + b" " + conn_id
+            hold = held.get(key)
+            if hold is None or hold.worker.ident != ident:
+                continue  # a broadcast to others' connections, or a reply after a disconnect
+            if closes or hold.count == 1:
+                hold.worker.held -= hold.count
+                del held[key]
+            else:
+                hold.count -= 1
+                hold.worker.held -= 1
+
+    def _on_ready(self, ident: bytes) -> None:
+        worker = self._workers.get(ident)
+        if worker is not None and worker.held:  # it restarted without our hearing of its death
+            log.warning("dispatcher: worker %s is READY again: answering what it held",
+                        _name(ident))
+            self._lose(ident)
+            worker = None
+        if worker is None:
+            worker = self._workers[ident] = _Worker(ident)
+        if not worker.ready:
+            worker.ready, worker.retired = True, False
+            self._serving.append(worker)
+        with self._ready_changed:
+            self._ready.add(ident)
+            self._ready_changed.notify_all()
+        log.info("dispatcher: worker %s ready", _name(ident))
+        self._flush_queue()
+
+    def _on_bye(self, ident: bytes) -> None:
+        worker = self._workers.get(ident)
+        if worker is not None:
+            self._retire(ident)
+            log.info("dispatcher: worker %s draining (%d held)", _name(ident), worker.held)
+        with contextlib.suppress(zmq.ZMQError):  # nothing new will follow: it may close
+            self._router.send_multipart((ident, BYE), zmq.NOBLOCK)
+
+    # -- control (dispatcher thread) -------------------------------------------------------
+
+    def _control(self) -> None:
+        while True:
+            try:
+                self._wake_in.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+        while self._calls:
+            function, args, future = self._calls.popleft()
+            try:
+                future.set_result(function(*args))
+            except Exception as error:
+                future.set_exception(error)
+
+    def _unserve(self, worker: _Worker) -> None:
+        worker.ready = False
+        if worker in self._serving:
+            self._serving.remove(worker)
+
+    def _retire(self, ident: bytes) -> None:
+        worker = self._workers.get(ident)
+        if worker is not None:
+            worker.retired = True
+            self._unserve(worker)
+
+    def _lose(self, ident: bytes) -> int:
+        worker = self._workers.pop(ident, None)
+        with self._ready_changed:
+            self._ready.discard(ident)
+        if worker is None:
+            return 0
+        self._unserve(worker)
+        answered = self._answer_all(lambda hold: hold.worker is worker)
+        self.counts["lost"] += answered
+        log.warning("dispatcher: worker %s lost: answered %d requests it held (503, or a"
+                    " close for a stream)", _name(ident), answered)
+        return answered
+
+    def _answer_all(self, chosen: Callable[[_Hold], bool]) -> int:
+        """503 and close every chosen held request (just close a started stream); forget them."""
+        refused: dict[bytes, list[bytes]] = {}
+        closed: dict[bytes, list[bytes]] = {}
+        for key, hold in list(self._held.items()):
+            if not chosen(hold):
+                continue
+            del self._held[key]
+            hold.worker.held -= hold.count
+            sender, _, conn_id = key.partition(b" ")
+            (closed if hold.streaming else refused).setdefault(sender, []).append(conn_id)
+        for sender, ids in refused.items():
+            self._publish_to(sender, ids, UNAVAILABLE)
+            closed.setdefault(sender, []).extend(ids)
+        for sender, ids in closed.items():
+            self._publish_to(sender, ids, b"")
+        return sum(len(ids) for ids in closed.values())
+
+    def _stats(self) -> dict[str, Any]:
+        workers = {_name(w.ident): {"ready": w.ready, "retired": w.retired, "held": w.held,
+                                    "sent": w.sent} for w in self._workers.values()}
+        return {"workers": workers, "held": sum(h.count for h in self._held.values()),
+                "connections": len(self._held), "queued": len(self._queue), **self.counts}
+
+    def _begin_stop(self, timeout: float) -> None:
+        self._stop_at = time.monotonic() + timeout
+        while self._queue:
+            self._refuse(self._queue.popleft()[1])
+
+    def _finish(self) -> None:
+        """Answer whatever is still held or queued, then close every socket."""
+        try:
+            while self._queue:
+                self._refuse(self._queue.popleft()[1])
+            left = self._answer_all(lambda hold: True)
+            if left:
+                log.error("dispatcher: stopped with %d requests unanswered: answered 503", left)
+        except Exception:
+            log.exception("dispatcher: could not answer what was left")
+        with self._call_lock:
+            for sock in (self._pull, self._router, self._wake_in, self._wake, self._pub):
+                sock.close()
+            for _, _, future in self._calls:
+                future.set_exception(RuntimeError("the dispatcher stopped"))
+            self._calls.clear()
+        self._context.term()
+        log.info("dispatcher stopped")
+
+
+def _ident(worker_id: bytes | str) -> bytes:
+    return worker_id.encode("ascii") if isinstance(worker_id, str) else worker_id
+
+
+def _name(ident: bytes) -> str:
+    return ident.decode("ascii", "replace")

@@ -1,0 +1,444 @@
+"""The Mongrel2 dispatcher (brubeck.mongrel2.dispatcher) with a real Mongrel2 and real
+worker processes on the active backend: routing, sticky connections, lost workers,
+retiring and draining, and what it does with garbage from either side."""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from brubeck.mongrel2 import dispatcher as dispatch
+from tests.conftest import BACKEND
+from tests.hostile import rawhttp
+from tests.support.mongrel2 import mongrel2_server
+from tests.support.processes import ROOT, free_port, python_env, running, stop
+
+APP = "tests/mongrel2/dispatch_app.py:app"
+
+# -- what the dispatcher reads of a message (no I/O) ---------------------------------------
+
+TNET_GET = (b"f00d-1 42 / 115:11:REMOTE_ADDR,9:127.0.0.1,6:METHOD,3:GET,7:VERSION,"
+            b"8:HTTP/1.1,4:PATH,1:/,4:host,9:localhost,6:x-note,21:6:METHOD,9:WEBSOCKET,,}0:,")
+
+
+def tnet_message(method, body=b"", extra=b""):
+    headers = b"11:REMOTE_ADDR,9:127.0.0.1,6:METHOD,%d:%s,4:PATH,1:/,%s" % (
+        len(method), method, extra)
+    return b"f00d-1 42 / %d:%s}%d:%s," % (len(headers), headers, len(body), body)
+
+
+def test_scaleout_2_peek_reads_key_and_kind():
+    key = b"f00d-1 42"
+    assert dispatch.peek(TNET_GET) == (key, dispatch.REQUEST)  # a header value is no METHOD
+    assert dispatch.peek(tnet_message(b"WEBSOCKET", b"hi")) == (key, dispatch.FRAME)
+    assert dispatch.peek(tnet_message(b"WEBSOCKET_HANDSHAKE")) == (key, dispatch.REQUEST)
+    done = b"22:x-mongrel2-upload-done,8:/tmp/x/1,"
+    assert dispatch.peek(tnet_message(b"POST", extra=done)) == (key, dispatch.MORE)
+    # a body that merely mentions it is still a request
+    assert dispatch.peek(tnet_message(b"POST", b"x-mongrel2-upload-done")) \
+        == (key, dispatch.REQUEST)
+    notice = b'{"type":"disconnect"}'
+    assert dispatch.peek(b"s 7 @* 16:6:METHOD,4:JSON,}21:%s," % notice) \
+        == (b"s 7", dispatch.DISCONNECT)
+    assert dispatch.peek(b's 7 @* 17:{"METHOD":"JSON"},21:%s,' % notice) \
+        == (b"s 7", dispatch.DISCONNECT)
+    # a POST whose body is the notice's text is a request
+    assert dispatch.peek(tnet_message(b"POST", notice)) == (key, dispatch.REQUEST)
+    assert dispatch.peek(b's 7 @chat 17:{"METHOD":"JSON"},4:{} ,') == (b"s 7", dispatch.FRAME)
+
+
+@pytest.mark.parametrize("frame", [
+    b"", b"garbage", b"s x / 2:{},0:,", b"s 1", b"s 12", b"s  / 2:{},0:,", b" 1 / 2:{},0:,",
+])
+def test_scaleout_2_peek_refuses_frames_without_an_envelope(frame):
+    with pytest.raises(ValueError):
+        dispatch.peek(frame)
+
+
+@pytest.mark.parametrize("frame", [
+    b"s 1 / 2:{},0:,", b"s 1 / -9:6:METHOD,3:GET,}0:,", b"s 1 / 99:6:METHOD,}",
+    b"s 1 / 30:-20:6:METHOD,3:GET,1:a,1:b,}0:,", b"s 1 / 12:6:METHOD,-5:GET,}0:,",
+    b"s 1 / x:{},0:,", b"s 1 / 12:6:METHOD,3:GET,]0:,", b"s 1 / 5:abc,0:,",
+])
+def test_scaleout_2_peek_sends_unwalkable_headers_on_as_requests(frame):
+    """The worker answers them 400, as on the direct path; negative lengths cannot loop."""
+    assert dispatch.peek(frame) == (b"s 1", dispatch.REQUEST)
+
+
+def test_scaleout_2_reply_targets():
+    assert dispatch.reply_targets(b"s 4:1 22, HTTP/1.1 200 OK") == (b"s", [b"1", b"22"], False)
+    assert dispatch.reply_targets(b"s 1:7, ") == (b"s", [b"7"], True)
+    for bad in (b"", b"s", b"s x:1, ", b"s 9:1, ", b"s 0:, x", b"s -1:1, x", b" 1:1, x"):
+        with pytest.raises(ValueError):
+            dispatch.reply_targets(bad)
+
+
+# -- a dispatcher process, driven as the supervisor drives its thread -----------------------
+
+class DispatcherProcess:
+    """`tests.mongrel2.dispatcher_runner`: the same calls as the supervisor's, over a pipe."""
+
+    def __init__(self, pull, pub, worker_addr, log_path, *options):
+        self.log_path = log_path
+        self.log_file = open(log_path, "wb")  # noqa: SIM115  (closed by close())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.mongrel2.dispatcher_runner", pull, pub, worker_addr,
+             *options], cwd=ROOT, env=python_env(), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.log_file)
+        assert self._answer() == "started"
+
+    def _answer(self):
+        line = self.proc.stdout.readline()
+        assert line, f"the dispatcher exited: {self.log()}"
+        return json.loads(line)
+
+    def call(self, *words):
+        self.proc.stdin.write((" ".join(map(str, words)) + "\n").encode())
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def wait_ready(self, worker_id, timeout=20):
+        assert self.call("wait_ready", worker_id, timeout), \
+            f"worker {worker_id} never said READY: {self.log()}"
+
+    def log(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        stop(self.proc)
+        self.log_file.close()
+
+
+class Setup:
+    def __init__(self, m2, dispatcher, worker_addr, events):
+        self.m2, self.dispatcher, self.worker_addr = m2, dispatcher, worker_addr
+        self.events = events
+        self.workers = {}
+        self._stack = contextlib.ExitStack()
+
+    @property
+    def port(self):
+        return self.m2.config.port
+
+    def start_worker(self, worker_id, pool=100, wait=True):
+        env = python_env(
+            BRUBECK_CONNECTION=f"mongrel2+dispatcher://{self.worker_addr}",
+            BRUBECK_WORKER_ID=worker_id, BRUBECK_CONCURRENCY=BACKEND.name,
+            POOL=str(pool), EVENTS_FILE=str(self.events))
+        proc = self._stack.enter_context(running(["-m", "brubeck", "serve", APP], env=env))
+        self.workers[worker_id] = proc
+        if wait:
+            self.dispatcher.wait_ready(worker_id)
+        return proc
+
+    def close(self):
+        self._stack.close()
+
+
+@contextlib.contextmanager
+def dispatched(tmp_path, workers=("1.0", "2.0"), worker_addr=None, pool=100):
+    """Real Mongrel2, a dispatcher process between it and real worker processes."""
+    with mongrel2_server(tmp_path / "m2") as m2:
+        worker_addr = worker_addr or f"tcp://127.0.0.1:{free_port()}"
+        dispatcher = DispatcherProcess(m2.config.pull_addr, m2.config.pub_addr, worker_addr,
+                                       tmp_path / "dispatcher.log")
+        setup = Setup(m2, dispatcher, worker_addr, tmp_path / "events.txt")
+        try:
+            for worker_id in workers:
+                setup.start_worker(worker_id, pool=pool)
+            yield setup
+        finally:
+            setup.close()
+            dispatcher.close()
+
+
+def get(port, path, timeout=10.0):
+    """One GET on its own connection: (status, headers, body, arrival time)."""
+    with rawhttp.connect(port, timeout) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        reply = rawhttp.read_reply(sock)
+        return reply.status, reply.headers, reply.body, time.monotonic()
+
+
+def in_background(function, *args):
+    """Run `function(*args)` green; returns a list that receives its result or error."""
+    box = []
+
+    def run():
+        try:
+            box.append(function(*args))
+        except Exception as error:
+            box.append(error)
+    BACKEND.spawn(run)
+    return box
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        BACKEND.sleep(0.02)
+    return False
+
+
+def served_pids(setup, count=40):
+    pids = set()
+    for _ in range(count):
+        status, _, body, _ = get(setup.port, "/pid")
+        assert status == 200
+        pids.add(int(body))
+    return pids
+
+
+# -- routing -------------------------------------------------------------------------------
+
+def test_scaleout_2_two_workers_serve_through_the_dispatcher(tmp_path):
+    with dispatched(tmp_path) as setup:
+        pids = served_pids(setup)
+        assert pids == {p.pid for p in setup.workers.values()}
+        stats = setup.dispatcher.call("stats")
+        assert stats["held"] == 0 and stats["routed"] >= 40
+        assert all(w["ready"] and w["held"] == 0 for w in stats["workers"].values())
+
+
+def test_scaleout_7_workers_reach_the_dispatcher_over_ipc(tmp_path):
+    """A socket file in a 0700 directory: no other local user can attach as a worker."""
+    private = Path(tempfile.mkdtemp(prefix="brubeck-"))  # short: sun_path <= 107 bytes
+    try:
+        private.chmod(0o700)
+        with dispatched(tmp_path, worker_addr=f"ipc://{private}/workers.sock") as setup:
+            assert served_pids(setup) == {p.pid for p in setup.workers.values()}
+    finally:
+        for child in private.iterdir():
+            child.unlink()
+        private.rmdir()
+
+
+def test_scaleout_8_requests_wait_for_a_ready_worker(tmp_path):
+    """No worker yet: the request waits in the dispatcher, then the first READY takes it."""
+    with dispatched(tmp_path, workers=()) as setup:
+        box = in_background(get, setup.port, "/pid")
+        assert wait_for(lambda: setup.dispatcher.call("stats")["queued"] == 1)
+        proc = setup.start_worker("1.0")
+        assert wait_for(lambda: box, 20)
+        status, _, body, _ = box[0]
+        assert status == 200 and int(body) == proc.pid
+
+
+def test_scaleout_2_disconnect_notice_reaches_the_holding_worker(tmp_path):
+    """A long poll held by one worker learns its client left, while the other serves.
+
+    Routed round robin by Mongrel2, the notice would reach the other worker half
+    the time; three long polls in a row would all learn it by luck 1 time in 8.
+    """
+    with dispatched(tmp_path) as setup:
+        for attempt in range(1, 4):
+            sock = rawhttp.connect(setup.port)
+            sock.sendall(b"GET /wait HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert wait_for(lambda: setup.dispatcher.call("stats")["held"] == 1)
+            holder, other = sorted(setup.dispatcher.call("stats")["workers"].items(),
+                                   key=lambda item: -item[1]["held"])
+            holder = holder[0]
+            # the other takes new requests meanwhile (it holds fewer)
+            assert served_pids(setup, 10) == {setup.workers[other[0]].pid}
+            sock.close()
+            assert wait_for(lambda n=attempt: setup.events.exists()
+                            and len(setup.events.read_text().splitlines()) == n)
+            line = setup.events.read_text().splitlines()[-1]
+            assert line == f"gone {setup.workers[holder].pid} True"
+            assert wait_for(lambda: setup.dispatcher.call("stats")["held"] == 0)
+
+
+# -- a worker dies -------------------------------------------------------------------------
+
+def test_scaleout_2_sigkilled_worker_requests_answered(tmp_path):
+    """SIGKILL a worker running 4 slow requests with 6 more queued in its socket and one
+    stream under way: each request gets 503 + Retry-After within 1 s, the stream a close."""
+    with dispatched(tmp_path, workers=("1.0",), pool=4) as setup:
+        stream = rawhttp.connect(setup.port)
+        stream.sendall(b"GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        head = stream.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200 OK") and head.endswith(b"5\r\nfirst\r\n")
+        slow = [in_background(get, setup.port, "/slow?seconds=30", 30) for _ in range(10)]
+        assert wait_for(lambda: setup.dispatcher.call("stats")["held"] == 11)
+
+        os.kill(setup.workers["1.0"].pid, signal.SIGKILL)
+        killed = time.monotonic()
+        assert setup.dispatcher.call("lost", "1.0") == 11
+        assert wait_for(lambda: all(slow), 5)
+        for box in slow:
+            status, headers, _, arrived = box[0]
+            assert status == 503 and headers["retry-after"] == ["1"]
+            assert headers["connection"] == ["close"]
+            assert arrived - killed < 1.0
+        stream.settimeout(5)
+        assert stream.recv(65536) == b""  # closed, no 503 in the middle of a stream
+        stream.close()
+        assert "worker 1.0 lost: answered 11 requests" in setup.dispatcher.log()
+
+        setup.start_worker("1.1")  # its replacement serves at once
+        assert get(setup.port, "/pid")[0] == 200
+        assert setup.dispatcher.call("stats")["workers"].keys() == {"1.1"}
+
+
+def test_scaleout_2_requests_for_a_vanished_worker_go_to_another(tmp_path):
+    """Before anyone calls lost(), a worker gone from the socket gets no more requests."""
+    with dispatched(tmp_path) as setup:
+        dead = setup.workers["1.0"]
+        os.kill(dead.pid, signal.SIGKILL)
+        dead.wait(5)
+        BACKEND.sleep(0.2)  # the dispatcher's socket notices the peer is gone
+        assert served_pids(setup, 10) == {setup.workers["2.0"].pid}
+
+
+# -- retire and drain ----------------------------------------------------------------------
+
+def test_scaleout_3_retired_worker_finishes_what_it_holds(tmp_path):
+    with dispatched(tmp_path) as setup:
+        first, second = setup.workers["1.0"].pid, setup.workers["2.0"].pid
+        holding = [in_background(get, setup.port, "/slow?seconds=1") for _ in range(2)]
+        assert wait_for(lambda: setup.dispatcher.call("stats")["held"] == 2)
+        setup.dispatcher.call("retire", "1.0")
+        assert served_pids(setup, 20) == {second}
+        assert wait_for(lambda: all(holding), 10)
+        assert sorted(int(box[0][2]) for box in holding) == sorted([first, second])
+        assert all(box[0][0] == 200 for box in holding)
+        stats = setup.dispatcher.call("stats")["workers"]
+        assert stats["1.0"]["retired"] and stats["1.0"]["held"] == 0
+
+
+def steady_stream(port, seconds, clients=8):
+    """`clients` green loops of GETs (some slow) for `seconds`: their replies' statuses."""
+    outcomes = []
+    deadline = time.monotonic() + seconds
+
+    def loop(index):
+        while time.monotonic() < deadline:
+            path = "/slow?seconds=0.2" if index % 2 else "/pid"
+            try:
+                outcomes.append(get(port, path, timeout=10)[0])
+            except Exception as error:
+                outcomes.append(repr(error))
+    workers = [in_background(loop, i) for i in range(clients)]
+    return outcomes, workers
+
+
+@pytest.mark.parametrize("retire_first", [True, False], ids=["retire-then-sigterm", "sigterm"])
+def test_scaleout_3_sigterm_under_a_steady_stream_loses_nothing(tmp_path, retire_first):
+    """Rolling-restart order (start the new, retire the old, SIGTERM it): zero lost. Without
+    retire(), the worker's own BYE stops new requests before it closes."""
+    with dispatched(tmp_path) as setup:
+        outcomes, loops = steady_stream(setup.port, 4)
+        BACKEND.sleep(1)
+        setup.start_worker("1.1")
+        if retire_first:
+            setup.dispatcher.call("retire", "1.0")
+        old = setup.workers["1.0"]
+        old.send_signal(signal.SIGTERM)
+        assert wait_for(lambda: old.poll() is not None, 20)
+        assert old.returncode == 0
+        assert wait_for(lambda: all(loops), 20)
+        assert outcomes and set(outcomes) == {200}, outcomes
+        assert len(outcomes) > 40
+        stats = setup.dispatcher.call("stats")
+        assert stats["held"] == 0 and stats["workers"]["1.0"]["retired"]
+
+
+# -- garbage from either side --------------------------------------------------------------
+
+@contextlib.contextmanager
+def fake_mongrel2(tmp_path, *options):
+    """The test binds Mongrel2's two sockets itself, so it can send what Mongrel2 never would."""
+    zmq = BACKEND.zmq
+    context = zmq.Context()
+    push, sub = context.socket(zmq.PUSH), context.socket(zmq.SUB)
+    for sock in (push, sub):
+        sock.setsockopt(zmq.LINGER, 0)
+    pull_port, pub_port, worker_port = (free_port() for _ in range(3))
+    push.bind(f"tcp://127.0.0.1:{pull_port}")
+    sub.bind(f"tcp://127.0.0.1:{pub_port}")
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    worker_addr = f"tcp://127.0.0.1:{worker_port}"
+    dispatcher = DispatcherProcess(f"tcp://127.0.0.1:{pull_port}",
+                                   f"tcp://127.0.0.1:{pub_port}", worker_addr,
+                                   tmp_path / "dispatcher.log", *options)
+    try:
+        yield push, sub, dispatcher, worker_addr
+    finally:
+        dispatcher.close()
+        push.close()
+        sub.close()
+        context.term()
+
+
+def recv_within(sock, seconds=5.0):
+    zmq = BACKEND.zmq
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            return sock.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            BACKEND.sleep(0.01)
+    raise AssertionError("nothing arrived")
+
+
+def fake_worker(zmq, worker_addr, ident):
+    worker = zmq.Context.instance().socket(zmq.DEALER)
+    worker.setsockopt(zmq.IDENTITY, ident)
+    worker.setsockopt(zmq.LINGER, 0)
+    worker.connect(worker_addr)
+    worker.send(b"READY")
+    return worker
+
+
+def test_scaleout_2_garbage_from_mongrel2_and_workers_does_not_kill_the_dispatcher(tmp_path):
+    zmq = BACKEND.zmq
+    with fake_mongrel2(tmp_path) as (push, sub, dispatcher, worker_addr):
+        worker = fake_worker(zmq, worker_addr, b"9.0")
+        dispatcher.wait_ready("9.0")
+        for frame in (b"", b"garbage", b"s x / 2:{},0:,", b"\xff" * 5000, b"s 1",
+                      b"s 1 / -9:6:METHOD,3:GET,}0:,", b"s 2 / 99999999999999:{"):
+            push.send(frame)
+        for parts in ([b"F"], [b"F", b"junk"], [b"NOPE"], [b"READY", b"x"],
+                      [b"S", b"s 1:1, x", b"extra"], [b"F", b"s -4:1, x"], [b"BYE", b""],
+                      [b"F", b"s 99:1, x"], [b""]):
+            worker.send_multipart(parts)
+        # Still routing: a request in, the worker's final reply out to "Mongrel2". Frames
+        # with an envelope but unwalkable headers go on as requests (the worker answers 400).
+        valid = tnet_message(b"GET")
+        push.send(valid)
+        received = [recv_within(worker) for _ in range(3)]
+        assert received[-1] == valid
+        assert set(received[:-1]) == {b"s 1 / -9:6:METHOD,3:GET,}0:,", b"s 2 / 99999999999999:{"}
+        worker.send_multipart([b"F", b"f00d-1 2:42, HTTP/1.1 204 No Content\r\n\r\n"])
+        assert recv_within(sub) == b"f00d-1 2:42, HTTP/1.1 204 No Content\r\n\r\n"
+        assert dispatcher.alive()
+        stats = dispatcher.call("stats")
+        assert stats["malformed"] == 14
+        assert "dropped a malformed Mongrel2 message" in dispatcher.log()
+        assert "dropped a malformed message from worker 9.0" in dispatcher.log()
+        worker.close()
+
+
+def test_scaleout_8_queue_past_its_bound_answers_503(tmp_path):
+    with fake_mongrel2(tmp_path, "--queue-limit", "2") as (push, sub, dispatcher, _):
+        for conn_id in (1, 2, 3):
+            push.send(tnet_message(b"GET").replace(b" 42 ", b" %d " % conn_id))
+        reply = recv_within(sub)
+        assert reply.startswith(b"f00d-1 1:3, HTTP/1.1 503 Service Unavailable\r\n")
+        assert b"Retry-After: 1\r\n" in reply
+        assert recv_within(sub) == b"f00d-1 1:3, "  # then closed
+        assert dispatcher.call("stats")["queued"] == 2
