@@ -16,12 +16,13 @@ import inspect
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from . import concurrency, cookies
 from .concurrency import Backend
-from .config import ConfigError, check_config
+from .config import ConfigError, check_config, describe, settings_from_env
 from .cookies import DEFAULT_MAX_AGE
 from .errors import HTTPError, loggable
 from .handlers import (
@@ -32,9 +33,12 @@ from .handlers import (
     xsrf_required,
 )
 from .limits import Limits
+from .middleware import AfterHook, BeforeHook, Middleware, access_log, cors
+from .middleware.request_id import RequestId
 from .request import Request
 from .response import Response, to_response
 from .routing import Router, allow_header
+from .static import FileBody, StaticFiles, stream
 
 log = logging.getLogger("brubeck")
 
@@ -51,6 +55,7 @@ ADAPTERS: dict[str, str] = {
     "mongrel2_connection": "brubeck.connections:mongrel2_connection",
     "register_api": "brubeck.autoapi:register_api",
     "render_template": "brubeck.templating:render",
+    "metrics": "brubeck.middleware.metrics:Metrics",
 }
 _loaded: dict[str, Any] = {}
 
@@ -98,32 +103,58 @@ class Brubeck:
         debug: bool = False,
         limits: dict[str, int] | Limits | None = None,
         request_timeout: float = 60.0,
+        middleware: Iterable[Middleware] | None = None,
+        access_log: bool | str = False,
+        request_ids: bool = True,
+        static_path: str | os.PathLike[str] | None = None,
+        static_url_prefix: str = "/static/",
+        metrics_path: str | None = None,
+        ready_path: str | None = None,
+        cors_origins: Iterable[str] | None = None,
+        cors_methods: Iterable[str] | None = None,
+        cors_headers: Iterable[str] | None = None,
+        cors_expose_headers: Iterable[str] | None = None,
+        cors_credentials: bool = False,
+        cors_max_age: int = 600,
         **unknown: Any,
     ) -> None:
         config = {k: v for k, v in locals().items() if k not in ("self", "unknown", "__class__")}
+        from_env = settings_from_env()  # BRUBECK_<KEY> wins over the keyword
+        config.update(from_env)
         check_config({**config, **unknown})
-        self._configure_logging(log_level)
+        c = config
+        self._configure_logging(c["log_level"], c["access_log"])
+        if from_env:
+            log.debug("settings from the environment: %s", describe(from_env))
 
-        self.backend: Backend = _select_backend(concurrency)
+        self.backend: Backend = _select_backend(c["concurrency"])
         self.msg_conn = _choose_connection(msg_conn, mongrel2_pair)
         self.pool = pool
         self.base_handler = base_handler or WebMessageHandler
         self.no_handler = no_handler
-        self.login_url = login_url or "/login"
+        self.login_url = c["login_url"] or "/login"
         self.db_conn = db_conn
-        self.cookie_secret = cookie_secret
-        self.cookie_max_age = cookie_max_age
-        self.xsrf_cookies = xsrf_cookies
-        self.secure_cookies = secure_cookies
-        self.trusted_proxies = frozenset(trusted_proxies or ())
-        self.allowed_hosts = tuple(allowed_hosts) if allowed_hosts is not None else None
-        self.api_base_url = api_base_url or "/"
-        self.autoapi_page_size = autoapi_page_size
-        self.autoapi_max_items = autoapi_max_items
-        self.debug = debug
+        self.cookie_secret = c["cookie_secret"]
+        self.cookie_max_age = c["cookie_max_age"]
+        self.xsrf_cookies = c["xsrf_cookies"]
+        self.secure_cookies = c["secure_cookies"]
+        self.trusted_proxies = frozenset(c["trusted_proxies"] or ())
+        self.allowed_hosts = tuple(c["allowed_hosts"]) if c["allowed_hosts"] is not None \
+            else None
+        self.api_base_url = c["api_base_url"] or "/"
+        self.autoapi_page_size = c["autoapi_page_size"]
+        self.autoapi_max_items = c["autoapi_max_items"]
+        self.debug = c["debug"]
         self.limits = Limits.from_config(limits)
-        self.request_timeout = request_timeout
+        self.request_timeout = c["request_timeout"]
+        #: Set when the app is shutting down: `ready_path` then answers 503.
+        self.draining = False
         self.router = Router()
+        self.middleware: list[Middleware] = []
+        self.metrics: Any = None
+        self.static: StaticFiles | None = None
+        self._setup_middleware(c)
+        self._setup_routes(c)
         self.template_loader = template_loader
         self.template_env = None
         if template_loader is not None:
@@ -164,12 +195,62 @@ class Brubeck:
                         handler_class.__name__)
 
     @staticmethod
-    def _configure_logging(level: int | str) -> None:
+    def _configure_logging(level: int | str, access: bool | str = False) -> None:
         if isinstance(level, str):
             level = logging.getLevelName(level.upper())
         logging.getLogger("brubeck").setLevel(level)
         if not logging.getLogger().handlers:
             logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        log_format = access_log.log_format(access)
+        if log_format is not None:
+            access_log.configure(log_format == "json")
+
+    # -- middleware -----------------------------------------------------------------
+
+    def _setup_middleware(self, config: dict[str, Any]) -> None:
+        """The built-in middleware the config asks for, outermost first, then the user's."""
+        if config["request_ids"]:
+            self.middleware.append(RequestId())
+        log_format = access_log.log_format(config["access_log"])
+        if log_format is not None:
+            self.middleware.append(access_log.AccessLog(log_format == "json"))
+        if config["metrics_path"]:
+            self.metrics = adapter_or_extra("metrics", "metrics")()
+            self.middleware.append(self.metrics)
+        policy = cors.policy_from_config(
+            config["cors_origins"], config["cors_methods"], config["cors_headers"],
+            config["cors_expose_headers"], config["cors_credentials"], config["cors_max_age"])
+        if policy is not None:
+            self.middleware.append(cors.CORSMiddleware(policy))
+        self.middleware.extend(config["middleware"] or ())
+
+    def _setup_routes(self, config: dict[str, Any]) -> None:
+        """Routes the config asks for, ahead of the app's own: metrics, readiness, files."""
+        if self.metrics is not None:
+            self.router.add(exact_path(config["metrics_path"]), self.metrics.endpoint, "GET")
+        if config["ready_path"]:
+            self.router.add(exact_path(config["ready_path"]), readiness, "GET")
+        if config["static_path"] is not None:
+            self.static = StaticFiles(config["static_path"], config["static_url_prefix"])
+            self.router.add(self.static.pattern, self.static, "GET")
+
+    def add_middleware(self, middleware: Middleware) -> Middleware:
+        """Run `middleware` around every request, after those added before it."""
+        self.middleware.append(middleware)
+        return middleware
+
+    def before_request(self, function: Callable[[Any, Request], Any]) -> Callable[..., Any]:
+        """Decorator: run `function(app, message)` before routing; a response it returns
+        answers the request."""
+        self.add_middleware(BeforeHook(function))
+        return function
+
+    def after_request(self, function: Callable[[Any, Request, Response], Response | None]
+                      ) -> Callable[..., Any]:
+        """Decorator: run `function(app, message, response)` after answering; a response it
+        returns replaces the answer."""
+        self.add_middleware(AfterHook(function))
+        return function
 
     # -- routes -------------------------------------------------------------------
 
@@ -178,6 +259,9 @@ class Brubeck:
         """Route `pattern` to a handler class or a `fn(application, message, ...)`."""
         self._check_handler(kallable)
         self.router.add(pattern, kallable, method)
+        if cors.uses_cors(kallable) and not any(
+                isinstance(m, cors.CORSMiddleware) for m in self.middleware):
+            self.middleware.append(cors.CORSMiddleware())  # answers this route's preflights
 
     def add_route(self, url_pattern: str, method: str | Iterable[str] | None = None
                   ) -> Callable[[Callable], Callable]:
@@ -195,6 +279,7 @@ class Brubeck:
         """A zero-argument callable that answers `message` (Brubeck 0.4's contract)."""
         found = self.router.match(message.path, message.method)
         route = found.route
+        vars(message)["route"] = route  # for middleware: per-route metrics, CORS policy
         if route is None:
             if self.no_handler is not None:
                 return self._bind(self.no_handler, message, (), {})
@@ -235,18 +320,49 @@ class Brubeck:
     # -- answering ------------------------------------------------------------------
 
     def handle(self, message: Request) -> Response:
-        """Answer one request; never raises, whatever the handler does."""
+        """Answer one request through the middleware; never raises, whatever the handler
+        or a hook does."""
         if self.trusted_proxies and message.remote_addr in self.trusted_proxies:
             message.scheme = forwarded_scheme(message) or message.scheme
-        try:
-            if self.allowed_hosts is not None:
-                self._check_host(message)
-            response = to_response(self.route_message(message)())
-        except Exception as err:  # from a function route, the router or a handler's __init__
-            response = self._answer_error(message, err)
+        chain = self.middleware
+        response = self._through(chain, message) if chain else self._answer(message)
         if self.secure_cookies and response.get_header(HSTS[0]) is None:
             response.headers.append(HSTS)
         return response
+
+    def _through(self, chain: list[Middleware], message: Request) -> Response:
+        """`before` hooks in order until one answers, the route unless one did, then the
+        `after` hooks of those that ran, in reverse."""
+        vars(message)["started"] = time.perf_counter()
+        response: Response | None = None
+        ran = 0
+        for middleware in chain:
+            ran += 1
+            try:
+                early = middleware.before(self, message)
+                if early is not None:
+                    response = to_response(early)
+            except Exception as err:
+                response = self._answer_error(message, err)
+            if response is not None:
+                break
+        if response is None:
+            response = self._answer(message)
+        for middleware in reversed(chain[:ran]):
+            try:
+                response = middleware.after(self, message, response) or response
+            except Exception as err:
+                response = self._answer_error(message, err)
+        return response
+
+    def _answer(self, message: Request) -> Response:
+        """The route's answer (the Host check first)."""
+        try:
+            if self.allowed_hosts is not None:
+                self._check_host(message)
+            return to_response(self.route_message(message)())
+        except Exception as err:  # from a function route, the router or a handler's __init__
+            return self._answer_error(message, err)
 
     def _check_host(self, message: Request) -> None:
         """400 unless the Host header names one of `allowed_hosts` (DNS rebinding,
@@ -270,8 +386,12 @@ class Brubeck:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         """The app as a WSGI callable (for gunicorn and other WSGI servers)."""
-        wsgi_app: Callable[..., Iterable[bytes]] = _loaded.get("wsgi_app") or adapter("wsgi_app")
-        return wsgi_app(self, environ, start_response)
+        wsgi_app: Callable[..., list[bytes]] = _loaded.get("wsgi_app") or adapter("wsgi_app")
+        parts = wsgi_app(self, environ, start_response)
+        # The glue answers [body]; a file's body is a FileBody, streamed instead.
+        if len(parts) == 1 and parts[0].__class__ is FileBody:
+            return cast(Iterable[bytes], stream(parts[0], environ))
+        return parts
 
     @property
     def wsgi(self) -> Brubeck:
@@ -300,6 +420,28 @@ class Brubeck:
             self.msg_conn.run(self)
         except KeyboardInterrupt:
             log.info("Brubeck going down")
+
+
+def readiness(application: Brubeck, message: Request) -> Response:
+    """`ready_path`: 200 while serving, 503 once the app is draining (load balancers stop
+    sending work before the process stops)."""
+    headers = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    if application.draining:
+        return Response("draining\n", 503, None, {**headers, "Retry-After": "1"})
+    return Response("ready\n", 200, None, headers)
+
+
+def exact_path(path: str) -> str:
+    """A route pattern matching `path` and nothing else."""
+    return f"^{re.escape(path)}\\Z"
+
+
+def adapter_or_extra(name: str, extra: str) -> Any:
+    """`adapter(name)`, or a ConfigError naming the extra that installs its library."""
+    try:
+        return adapter(name)
+    except ImportError as error:
+        raise ConfigError(f"{error}; install it with: pip install 'brubeck[{extra}]'") from None
 
 
 def forwarded_scheme(message: Request) -> str | None:

@@ -26,7 +26,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from . import cookies
+from . import cookies, debugpage
 from .errors import HTTPError, InvalidFields, loggable, reason_phrase
 from .request import Request
 from .response import Response
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from .app import Brubeck
 
 log = logging.getLogger("brubeck.handlers")
-access_log = logging.getLogger("brubeck.access")
 
 
 def json_default(value: Any) -> Any:
@@ -85,6 +84,9 @@ def needs_cookie_secret(handler_class: type) -> bool:
     return any(getattr(getattr(handler_class, name, None), "needs_cookie_secret", False)
                for name in dir(handler_class))
 
+
+#: The payload keys every handler has; any other key is something the handler produced.
+_OWN_KEYS = frozenset(("status_code", "status_msg", "timestamp"))
 
 #: Methods that change state, so must carry the XSRF token when it is enabled.
 XSRF_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -172,6 +174,7 @@ class MessageHandler:
         self._url_args: tuple = ()
         self._url_kwargs: dict[str, str] = {}
         self.set_status(self._DEFAULT_STATUS)
+        self._status_set = False  # the default above was not the handler's choice
         self.set_timestamp(int(time.time() * 1000))
         self.initialize()
 
@@ -202,9 +205,10 @@ class MessageHandler:
 
     def clear_payload(self) -> None:
         """Reset the payload, keeping the status code, and run `initialize` again."""
-        status_code = self.status_code
+        status_code, status_set = self.status_code, self._status_set
         self._payload = {}
         self.set_status(status_code)
+        self._status_set = status_set
         self.initialize()
 
     def set_status(self, status_code: int, status_msg: str | None = None,
@@ -215,6 +219,17 @@ class MessageHandler:
             status_msg = f"{status_msg} - {extra_txt}"
         self._payload[self._STATUS_CODE] = status_code
         self._payload[self._STATUS_MSG] = status_msg
+        self._status_set = True
+
+    def _default_success(self) -> None:
+        """A handler that produced a body or payload and set no status answers 200.
+
+        Brubeck 0.4 answered 500 then (its default status, "earn success"); a
+        handler that produced nothing still does.
+        """
+        if not self._status_set and (getattr(self, "body", None) or
+                                     any(key not in _OWN_KEYS for key in self._payload)):
+            self.set_status(self._SUCCESS_CODE)
 
     @property
     def status_code(self) -> int:
@@ -418,12 +433,18 @@ class WebMessageHandler(MessageHandler):
             self.headers["Content-Type"] = "application/json"
             self.body = to_json(self._payload)
         else:
-            self.fill_error(kwargs.get("detail") or self._debug_detail(exc))
+            detail = kwargs.get("detail")
+            self._debug_exception = exc if detail is None and self._debugging(exc) else None
+            self.fill_error(detail or self._debug_detail(exc))
         return self.render()
+
+    def _debugging(self, exc: BaseException | None) -> bool:
+        """Whether the answer to `exc` shows it: a server error, with `debug` on."""
+        return exc is not None and not isinstance(exc, HTTPError) and self.application.debug
 
     def _debug_detail(self, exc: BaseException | None) -> str | None:
         """The traceback of a server error, for the page when `debug` is on."""
-        if exc is None or isinstance(exc, HTTPError) or not self.application.debug:
+        if exc is None or not self._debugging(exc):
             return None
         return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
@@ -441,7 +462,20 @@ class WebMessageHandler(MessageHandler):
         page, else `default_error_page`."""
         page_hook = getattr(self, "render_error_page", None)
         page = page_hook(self.status_code, detail=detail) if page_hook is not None else None
-        self.body = page if page is not None else self.default_error_page(detail)
+        if page is None:
+            page = self._debug_page() or self.default_error_page(detail)
+        self.body = page
+
+    def _debug_page(self) -> str | None:
+        """With `debug` on, the page showing the request, frames and locals of the crash."""
+        exc = getattr(self, "_debug_exception", None)
+        if exc is None:
+            return None
+        try:
+            return debugpage.render(exc, self.message, self.status_code)
+        except Exception:
+            log.exception("the debug page failed; showing the plain traceback")
+            return None
 
     def default_error_page(self, detail: str | None = None) -> str:
         title = escape(f"{self.status_code} {self.status_msg}")
@@ -568,13 +602,11 @@ class WebMessageHandler(MessageHandler):
         """The handler's state as a Response; `http_200` forces status 200."""
         if status_code is not None:
             self.set_status(status_code)
+        self._default_success()
         code = 200 if http_200 else self.status_code
         headers: list[tuple[str, str]] = list(self.headers.items())
         if hasattr(self, "_cookies"):
             headers.extend(self.convert_cookies())
-        if access_log.isEnabledFor(logging.DEBUG):
-            access_log.debug("%s %s %s (%s)", code, loggable(self.message.method),
-                             loggable(self.message.path), self.message.remote_addr)
         return Response(self.body, code, self.status_msg, headers)
 
 
@@ -588,6 +620,7 @@ class JSONMessageHandler(WebMessageHandler):
                **kwargs: Any) -> Response:
         if status_code is not None:
             self.set_status(status_code)
+        self._default_success()
         self.headers["Content-Type"] = "application/json"
         if self.status_code == 204:
             self.body = ""

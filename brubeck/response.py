@@ -114,10 +114,21 @@ class Response:
             pairs.append(NOSNIFF)
         if self.status_code in _BODYLESS_STATUS or self.status_code < 200:
             return pairs
-        if self.body and not has_type:
+        length = self.content_length()
+        if length and not has_type:
             pairs.append(("Content-Type", DEFAULT_CONTENT_TYPE))
-        pairs.append(("Content-Length", str(len(self.body))))
+        pairs.append(("Content-Length", str(length)))
         return pairs
+
+    def content_length(self) -> int:
+        """The length of the whole body (a file response's is not in memory)."""
+        return len(self.body)
+
+    def body_size(self, method: str = "GET") -> int:
+        """How many body bytes go to the client (for access logs and metrics)."""
+        if method == "HEAD" or self.status_code in _BODYLESS_STATUS or self.status_code < 200:
+            return 0
+        return self.content_length()
 
     def payload(self, method: str = "GET") -> bytes:
         """The body as sent: nothing for HEAD, 204, 304 and 1xx."""

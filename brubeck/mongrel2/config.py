@@ -2,10 +2,16 @@
 
 The generated server runs in the foreground (`server.daemonize` 0), chroots
 into a directory holding `run/`, `logs/`, `tmp/` and `static/`, binds HTTP
-and both ZeroMQ sockets to 127.0.0.1, and routes `/` to one handler with
+and both ZeroMQ sockets to 127.0.0.1 (or `ipc://` paths, or a private
+interface for workers on other hosts), and routes `/` to one handler with
 `recv_ident=''` (so every worker's replies pass Mongrel2's SUB filter) and
 the `tnetstring` protocol (cleaner than Mongrel2's JSON). Its request limits
 are Brubeck's, so Mongrel2 refuses what Brubeck would refuse anyway.
+
+An `ipc://` path is seen from two places: Mongrel2 running as root chroots
+before it binds (an absolute path lands inside the chroot, a relative one
+under it either way, as it is started in the chroot), while workers and the
+dispatcher run outside. `outside_address` gives the path they must use.
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ CONFIG_NAME = "m2.conf"
 DATABASE_NAME = "config.sqlite"
 CHROOT_DIRS = ("run", "logs", "tmp", "static")
 MAX_BUFFER = 32 * 1024
+#: sun_path holds 108 bytes with its NUL: longer ipc paths fail to bind.
+MAX_IPC_PATH = 107
+#: The handler sockets `--ipc` writes: relative, so the same inside and outside the chroot.
+IPC_PULL = "ipc://run/handler-send.sock"
+IPC_PUB = "ipc://run/handler-recv.sock"
 
 
 def _quote(value: str) -> str:
@@ -35,6 +46,55 @@ def _quote(value: str) -> str:
     if any(c in "'\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise ValueError(f"cannot put {value!r} in a Mongrel2 config")
     return f"'{value}'"
+
+
+def check_port(port: int) -> int:
+    """A TCP port number, 1 to 65535."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be a number from 1 to 65535, not {port!r}")
+    return port
+
+
+def check_zmq_address(address: str) -> str:
+    """`tcp://HOST:PORT` or `ipc://PATH`, as Mongrel2 and pyzmq take them; else ValueError."""
+    scheme, sep, rest = address.partition("://")
+    if scheme == "tcp" and sep:
+        host, colon, port = rest.rpartition(":")
+        if colon and host and port.isdigit() and not any(c in host for c in "/?# "):
+            check_port(int(port))
+            return address
+    elif scheme == "ipc" and sep and rest and "\x00" not in rest:
+        if len(rest.encode()) > MAX_IPC_PATH:
+            raise ValueError(f"{address!r}: an ipc path is at most {MAX_IPC_PATH} bytes")
+        return address
+    raise ValueError(f"{address!r} is not a ZeroMQ address: use tcp://HOST:PORT or ipc://PATH")
+
+
+def mongrel2_chroots() -> bool:
+    """Mongrel2 chroots (and then binds) only when it runs as root."""
+    return os.geteuid() == 0
+
+
+def outside_address(address: str, chroot: Path, chrooted: bool | None = None) -> str:
+    """The address a process outside Mongrel2's chroot uses for Mongrel2's `address`.
+
+    A relative ipc path is under the chroot (Mongrel2 starts there); an absolute
+    one is inside it only if Mongrel2 chroots (runs as root). tcp is unchanged.
+    """
+    if not address.startswith("ipc://"):
+        return address
+    path = address[len("ipc://"):]
+    if path.startswith("/") and not (mongrel2_chroots() if chrooted is None else chrooted):
+        return address
+    return check_zmq_address(f"ipc://{Path(chroot).resolve() / path.lstrip('/')}")
+
+
+def handler_addresses(host: str, pull_port: int = 9999, pub_port: int = 9998) -> tuple[str, str]:
+    """The handler sockets bound to one interface (`--handler-host`), for workers elsewhere."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return (check_zmq_address(f"tcp://{host}:{check_port(pull_port)}"),
+            check_zmq_address(f"tcp://{host}:{check_port(pub_port)}"))
 
 
 @dataclass
@@ -49,6 +109,9 @@ class Mongrel2Config:
     protocol: str = "tnetstring"
     host_name: str = "localhost"
     static_route: str = "/static/"
+    #: The Dir handler's base, relative to the chroot (Mongrel2 serves nothing outside
+    #: it): `brubeck.static.mongrel2_dir(app static_path, chroot)` computes it.
+    static_dir: str = "static/"
     handler_route: str = "/"
     #: More Brubeck handlers on their own routes: {route: (pull_addr, pub_addr)},
     #: e.g. an API served by other processes than the pages (as Readify did).
@@ -62,6 +125,11 @@ class Mongrel2Config:
 
     def __post_init__(self) -> None:
         self.chroot = Path(self.chroot).resolve()
+        check_port(self.port)
+        for address in (self.pull_addr, self.pub_addr,
+                        *(a for pair in self.extra_handlers.values() for a in pair)):
+            check_zmq_address(address)
+            outside_address(address, self.chroot)  # its path outside fits sun_path too
         if self.protocol not in ("tnetstring", "json"):
             raise ValueError("protocol must be 'tnetstring' or 'json'")
         # Mongrel2 reads a reply's sender as letters, digits and '-' only: any other
@@ -125,7 +193,7 @@ class Mongrel2Config:
         return f"""# Written by `brubeck mongrel2 config`; load: m2sh load -config {CONFIG_NAME}
 {handler_text}
 static_dir = Dir(
-    base='static/',
+    base={_quote(self.static_dir)},
     index_file='index.html',
     default_ctype='text/plain')
 
@@ -152,9 +220,14 @@ servers = [brubeck_server]
 """
 
     def write(self) -> Path:
-        """Create the chroot dirs and write m2.conf; return its path."""
+        """Create the chroot dirs and write m2.conf; return its path.
+
+        `run/` (the pid file and any ipc sockets) is 0700: no other local user
+        can reach a handler socket there and answer clients in Brubeck's name.
+        """
         for name in CHROOT_DIRS:
             (self.chroot / name).mkdir(parents=True, exist_ok=True)
+        (self.chroot / "run").chmod(0o700)
         path = self.chroot / CONFIG_NAME
         path.write_text(self.render())
         return path
@@ -162,7 +235,8 @@ servers = [brubeck_server]
     def connection_url(self) -> str:
         """`BRUBECK_CONNECTION` for workers behind this server."""
         options = urlencode({"upload_store": self.upload_store, "chroot": str(self.chroot)})
-        return f"mongrel2://{self.pull_addr},{self.pub_addr}?{options}"
+        pull, pub = (outside_address(a, self.chroot) for a in (self.pull_addr, self.pub_addr))
+        return f"mongrel2://{pull},{pub}?{options}"
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -187,9 +261,12 @@ def read_back(chroot: Path) -> dict[str, str]:
     """The bits a supervisor needs from an m2.conf it may not have written."""
     text = (Path(chroot) / CONFIG_NAME).read_text()
     found = {}
-    for key, pattern in (("server_uuid", r"uuid\s*=\s*['\"]([^'\"]+)"),
+    for key, pattern in (("server_uuid", r"\buuid\s*=\s*['\"]([^'\"]+)"),
                          ("pull_addr", r"send_spec\s*=\s*['\"]([^'\"]+)"),
+                         ("sender_id", r"send_ident\s*=\s*['\"]([^'\"]+)"),
                          ("pub_addr", r"recv_spec\s*=\s*['\"]([^'\"]+)"),
+                         ("protocol", r"protocol\s*=\s*['\"]([^'\"]+)"),
+                         ("bind_addr", r"bind_addr\s*=\s*['\"]([^'\"]+)"),
                          ("upload_store", r"upload\.temp_store['\"]\s*:\s*['\"]([^'\"]+)"),
                          ("port", r"\bport\s*=\s*(\d+)")):
         match = re.search(pattern, text)

@@ -1,0 +1,52 @@
+"""Request ids: one per request, honoured from the client when well formed, else made here.
+
+The id is `message.request_id`, the `X-Request-Id` response header and part of
+every access log line, so one request can be followed from a load balancer
+through the app's logs. An incoming id is kept only if it is 1 to 128
+characters of letters, digits and `._:+/=@-` (a UUID, a base64 token, a proxy's
+trace id): anything else (spaces, quotes, control characters that could forge a
+log line) is replaced by a fresh random one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from ..request import Request
+from ..response import Response
+from . import Middleware
+
+HEADER = "X-Request-Id"
+MAX_LENGTH = 128
+_VALID = re.compile(r"[A-Za-z0-9._:+/=@-]+")
+
+
+def valid_request_id(value: str) -> bool:
+    """Whether a client's id may be kept (checked in time bounded by MAX_LENGTH)."""
+    return 0 < len(value) <= MAX_LENGTH and _VALID.fullmatch(value) is not None
+
+
+def new_request_id() -> str:
+    """32 random hex digits (128 bits, as a UUID4 has)."""
+    return os.urandom(16).hex()
+
+
+def request_id(message: Request) -> str | None:
+    """The id `RequestId` gave `message`, or None when request ids are off."""
+    found: str | None = vars(message).get("request_id")
+    return found
+
+
+class RequestId(Middleware):
+    """Sets `message.request_id` and echoes it in the `X-Request-Id` response header."""
+
+    def before(self, app: Any, message: Request) -> None:
+        sent = message.headers.get(HEADER)
+        vars(message)["request_id"] = sent if sent is not None and valid_request_id(sent) \
+            else new_request_id()
+
+    def after(self, app: Any, message: Request, response: Response) -> None:
+        if response.get_header(HEADER) is None:
+            response.headers.append((HEADER, vars(message)["request_id"]))
