@@ -152,10 +152,11 @@ def handshake_error(request: Request) -> HTTPError | None:
         return HTTPError(400, "Upgrade: websocket expected")
     if "upgrade" not in _tokens(headers.get("Connection")):
         return HTTPError(400, "Connection: Upgrade expected")
-    if headers.get("Sec-WebSocket-Version", "").strip() != "13":
+    # A repeated header counts whole, as a WSGI server joins it (Mongrel2 keeps each).
+    if ", ".join(headers.get_all("Sec-WebSocket-Version")).strip() != "13":
         return HTTPError(426, "Unsupported WebSocket version",
                          headers={"Sec-WebSocket-Version": "13"})
-    key = headers.get("Sec-WebSocket-Key", "").strip()
+    key = ", ".join(headers.get_all("Sec-WebSocket-Key")).strip()
     try:
         valid = len(base64.b64decode(key, validate=True)) == 16
     except (binascii.Error, ValueError):

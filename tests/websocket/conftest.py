@@ -14,8 +14,8 @@ import pytest
 
 from brubeck.testing import LiveClient, TestClient
 
-WS_TRANSPORTS = ["inprocess", "wsgi"]
-WS_LIVE = ["wsgi"]
+WS_TRANSPORTS = ["inprocess", "wsgi", "mongrel2"]
+WS_LIVE = ["wsgi", "mongrel2"]
 
 
 def _client(transport, request, app):
@@ -23,6 +23,10 @@ def _client(transport, request, app):
         return TestClient(app)
     if transport == "wsgi":
         server = request.getfixturevalue("live_wsgi_server")
+        server.app = app
+        return LiveClient(server.url)
+    if transport == "mongrel2":  # the real mongrel2, an in-process worker (tests/conftest.py)
+        server = request.getfixturevalue("live_mongrel2")
         server.app = app
         return LiveClient(server.url)
     raise AssertionError(f"unknown WebSocket transport {transport}")
@@ -38,3 +42,31 @@ def serve(request):
 def serve_live(request):
     """`serve_live(app)` -> a LiveClient over each transport with real framing."""
     return lambda app: _client(request.param, request, app)
+
+
+#: RFC tests whose input Mongrel2 refuses itself, dropping TCP without a close frame, or
+#: buffers whole before the worker sees any of it (Mongrel2 sets no size limit), so no
+#: close code can come back. tests/websocket/test_mongrel2_websocket.py proves what
+#: Mongrel2 does instead; strict, so a Mongrel2 that changes makes these pass and fail.
+MONGREL2_DIFFERS = {
+    "test_ws_rfc_oversize_frame_1009_before_it_all_arrives[mongrel2]": "drops a frame over 2 GiB",
+    "test_ws_rfc_protocol_error_1002[mongrel2-unmasked]": "drops unmasked frames",
+    "test_ws_rfc_protocol_error_1002[mongrel2-fragmented-ping]": "drops fragmented control frames",
+    "test_ws_rfc_protocol_error_1002[mongrel2-ping-over-125]": "drops long control frames",
+    "test_ws_rfc_protocol_error_1002[mongrel2-continuation-first]": "drops stray continuations",
+    "test_ws_rfc_protocol_error_1002[mongrel2-text-inside-text]": "drops data inside a message",
+}
+#: Would wait out its 10 s bound for a close that never comes (Mongrel2 waits for FIN).
+MONGREL2_NOT_RUN = {
+    "test_ws_rfc_never_ending_fragmented_message_1009[mongrel2]": "joins fragments until FIN",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        why = MONGREL2_DIFFERS.get(item.name)
+        if why is not None:
+            item.add_marker(pytest.mark.xfail(reason=f"Mongrel2 {why}", strict=True))
+        why = MONGREL2_NOT_RUN.get(item.name)
+        if why is not None:
+            item.add_marker(pytest.mark.xfail(reason=f"Mongrel2 {why}", run=False))
