@@ -202,6 +202,19 @@ SETTINGS: tuple[Setting, ...] = (
             "any one read); and ``connections`` (1000, connections one WSGI server "
             "process serves at once; more wait in the listen backlog).",
             lambda v: isinstance(v, dict) or hasattr(v, "body")),
+    Setting("websocket_max_message_size", "bytes", "1048576",
+            "Largest WebSocket message accepted, its fragments joined; past it the "
+            "connection is closed with 1009 as soon as the limit is passed (a handler class "
+            "may set ``max_message_size``). See docs/websockets.rst.", _is_count),
+    Setting("websocket_ping_interval", "seconds", None,
+            "Ping every WebSocket client this often; one silent (no pong, no message) for "
+            "this plus ``websocket_ping_timeout`` is dropped. Off when not given.", _is_number),
+    Setting("websocket_ping_timeout", "seconds", "30",
+            "See ``websocket_ping_interval``.", _is_number),
+    Setting("websocket_write_timeout", "seconds", "10",
+            "How long a WebSocket write may wait for a client that does not read before the "
+            "connection is dropped (WSGI servers; see docs/websockets.rst, Backpressure).",
+            _is_number),
     Setting("request_timeout", "seconds", "60",
             "A request running longer is answered 504 (Mongrel2).", _is_number, env=env_number),
     Setting("middleware", "list of Middleware", "[]",
