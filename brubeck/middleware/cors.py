@@ -139,6 +139,7 @@ class CORSMiddleware(Middleware):
         policy = _target_policy(target, self.policy)
         if policy is None:
             return None  # no CORS here: the route's OPTIONS answer has no CORS headers
+        vars(message)["cors_preflight"] = True  # answered: `after` leaves it alone
         return self._preflight(policy, origin, requested,
                                headers.get("Access-Control-Request-Headers", ""))
 
@@ -168,7 +169,10 @@ class CORSMiddleware(Middleware):
         return None
 
     def after(self, app: Any, message: Request, response: Response) -> None:
-        route = vars(message).get("route")
+        fields = vars(message)
+        if fields.get("cors_preflight"):
+            return
+        route = fields.get("route")
         policy = _target_policy(route.target if route is not None else None, self.policy)
         if policy is None:
             return

@@ -108,7 +108,7 @@ def _wait_answering(url: str, proc: subprocess.Popen[bytes], output: Path,
 @contextlib.contextmanager
 def serve(tmp_path: Path, transport: str = "wsgi", target: str = APP,
           args: tuple[str, ...] = (), m2_options: dict[str, Any] | None = None,
-          **env: str) -> Iterator[Served]:
+          port: int | None = None, **env: str) -> Iterator[Served]:
     """`brubeck serve target` over `transport`; `env` adds to the process environment."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     output = tmp_path / f"server-{transport}-{time.monotonic_ns()}.log"
@@ -117,7 +117,7 @@ def serve(tmp_path: Path, transport: str = "wsgi", target: str = APP,
     with contextlib.ExitStack() as stack:
         m2 = None
         if transport == "wsgi":
-            port = free_port()
+            port = port or free_port()
             command += ["--port", str(port)]
             url = f"http://127.0.0.1:{port}"
         else:
