@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from . import concurrency, cookies
 from .concurrency import Backend
+from .concurrency.process import ListenError
 from .config import ConfigError, check_config, describe, settings_from_env
 from .cookies import DEFAULT_MAX_AGE
 from .errors import HTTPError, loggable
@@ -103,6 +104,7 @@ class Brubeck:
         debug: bool = False,
         limits: dict[str, int] | Limits | None = None,
         request_timeout: float = 60.0,
+        shutdown_timeout: float = 30.0,
         middleware: Iterable[Middleware] | None = None,
         access_log: bool | str = False,
         request_ids: bool = True,
@@ -147,6 +149,7 @@ class Brubeck:
         self.debug = c["debug"]
         self.limits = Limits.from_config(limits)
         self.request_timeout = c["request_timeout"]
+        self.shutdown_timeout = _shutdown_timeout(c["shutdown_timeout"], {**unknown, **c})
         #: Set when the app is shutting down: `ready_path` then answers 503.
         self.draining = False
         self.router = Router()
@@ -415,11 +418,17 @@ class Brubeck:
                 "no connection configured: give msg_conn=WSGIConnection(...) or "
                 f"mongrel2_pair=(...), or set {CONNECTION_ENV_VAR}"
             )
-        log.info("Brubeck online (%s, %s)", self.backend.name, self.msg_conn)
+        concurrency.warn_mixed_setup(self.backend.name)  # what the app imported since
+        bind = getattr(self.msg_conn, "bind", None)
         try:
+            if bind is not None:
+                bind(self)  # listen first: a taken port ends here, before "online"
+            log.info("Brubeck online (%s, %s)", self.backend.name, self.msg_conn)
             self.msg_conn.run(self)
-        except KeyboardInterrupt:
-            log.info("Brubeck going down")
+        except ListenError as error:
+            raise SystemExit(f"brubeck: {error}") from None
+        except KeyboardInterrupt:  # a connection without its own SIGINT handling
+            log.info("Brubeck going down (SIGINT)")
 
 
 def readiness(application: Brubeck, message: Request) -> Response:
@@ -490,11 +499,23 @@ def host_allowed(name: str, allowed: Iterable[str]) -> bool:
     return False
 
 
+def _shutdown_timeout(seconds: float, config: dict[str, Any]) -> float:
+    """`shutdown_timeout`, or its old name `drain_timeout` (with a warning)."""
+    deprecated = config.get("drain_timeout")
+    if deprecated is None:
+        return float(seconds)
+    log.warning("config key 'drain_timeout' is deprecated: use 'shutdown_timeout' "
+                "(one timeout for every transport and the supervisor)")
+    return float(deprecated)
+
+
 def _select_backend(configured: str | None) -> Backend:
     try:
-        return concurrency.select(configured)
+        backend = concurrency.select(configured)
     except concurrency.BackendError as error:
         raise ConfigError(str(error)) from None
+    concurrency.warn_mixed_setup(backend.name)
+    return backend
 
 
 def _choose_connection(msg_conn: Any, mongrel2_pair: tuple[str, str] | None) -> Any:

@@ -217,6 +217,14 @@ SETTINGS: tuple[Setting, ...] = (
             _is_number),
     Setting("request_timeout", "seconds", "60",
             "A request running longer is answered 504 (Mongrel2).", _is_number, env=env_number),
+    Setting("shutdown_timeout", "seconds", "30",
+            "On SIGINT or SIGTERM a worker stops taking requests and lets those in flight "
+            "finish for this long; what still runs is answered 503, then it exits 0. The "
+            "supervisor waits as long for its workers. See docs/shutdown.rst.",
+            _is_number, env=env_number),
+    Setting("drain_timeout", "seconds", None,
+            "Deprecated name of ``shutdown_timeout`` (accepted with a warning).",
+            _is_number, env=env_number),
     Setting("middleware", "list of Middleware", "[]",
             "App-wide hooks around every request (``brubeck.middleware.Middleware``: "
             "``before(app, message)``, ``after(app, message, response)``), run after the "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -22,12 +23,14 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
     from ..limits import Limits
+    from .process import Shutdown
 
 BACKENDS = {
     "gevent": "brubeck.concurrency.gevent",
     "eventlet": "brubeck.concurrency.eventlet",
 }
 ENV_VAR = "BRUBECK_CONCURRENCY"
+log = logging.getLogger("brubeck")
 
 
 
@@ -45,8 +48,10 @@ class Backend(Protocol):
 
     `zmq` is the backend's green pyzmq module, imported on first use (WSGI-only apps
     need no pyzmq). `run_in_thread` runs blocking C or CPU work in a native thread
-    without blocking the loop (a stdlib pool would, once patched). `serve_wsgi`
-    serves a WSGI app with Brubeck's hardened server for this backend.
+    without blocking the loop (a stdlib pool would, once patched). `listen` opens
+    (or adopts from the supervisor) a green listening socket; `serve_wsgi` serves a
+    WSGI app from it with Brubeck's hardened server for this backend, and drains
+    when `shutdown` is requested (`process`).
     """
 
     @property
@@ -66,8 +71,10 @@ class Backend(Protocol):
     def spawn(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
     def sleep(self, seconds: float = 0, /) -> None: ...
     def run_in_thread(self, fn: Callable[..., Any], /, *args: Any) -> Any: ...
+    def listen(self, host: str, port: int, /) -> Any: ...
     def serve_wsgi(self, app: Callable[..., Any], host: str = ..., port: int = ...,
-                   sock: Any = ..., limits: Limits | None = ...) -> None: ...
+                   sock: Any = ..., limits: Limits | None = ...,
+                   shutdown: Shutdown | None = ...) -> None: ...
 
 
 _active: Backend | None = None
@@ -138,6 +145,77 @@ def select(configured: str | None = None) -> Backend:
 def active() -> Backend:
     """The installed backend; installs the default one if none was chosen yet."""
     return _active if _active is not None else select()
+
+
+#: Other backends already warned about (`warn_mixed_setup` says it once).
+_warned: set[str] = set()
+#: What blocks the loop the worst when a green worker is not (gunicorn's own workers).
+_BLOCKING_GUNICORN_WORKERS = {
+    "gunicorn.workers.sync": "sync worker is not green: a long poll holds its whole process",
+    "gunicorn.workers.gthread": "gthread worker is not green: a long poll holds one of its "
+                                "threads",
+}
+_GREEN_GUNICORN_WORKERS = ("gunicorn.workers.ggevent", "gunicorn.workers.geventlet")
+PRIMITIVES = "brubeck.concurrency.active().sleep (and .spawn, .Event, .Queue, .Timeout, " \
+    ".run_in_thread)"
+
+
+def warn_mixed_setup(name: str) -> None:
+    """Warn, once each, about what makes green threads block at start-up.
+
+    Another backend's primitives (0.4's long-poll demo calls `eventlet.sleep`
+    on gevent) run that backend's own loop, which never returns to ours: the
+    worker hangs for good, deaf to SIGTERM. A gunicorn worker that is not green
+    (sync, gthread) serves one request per process (or thread): a long poll
+    holds it whole.
+    """
+    for other in BACKENDS:
+        if other != name and other in sys.modules and other not in _warned:
+            _warned.add(other)
+            importers = _importers_of(other)
+            by = f" (imported by {', '.join(importers)})" if importers else ""
+            log.warning("this app runs on %s, but %s is imported%s: its sleep, spawn or "
+                        "queues would block %s's loop and hang the worker for good; use "
+                        "%s, which work on either backend", name, other, by, name, PRIMITIVES)
+    worker = next((kind for module, kind in _BLOCKING_GUNICORN_WORKERS.items()
+                   if module in sys.modules), None)
+    if worker and "gunicorn" not in _warned and \
+            not any(module in sys.modules for module in _GREEN_GUNICORN_WORKERS):
+        _warned.add("gunicorn")
+        log.warning("gunicorn's %s, and every request waits behind it; run gunicorn -k "
+                    "gevent (pip install 'brubeck[gunicorn]') or brubeck serve", worker)
+
+
+def _importers_of(package: str, most: int = 3) -> list[str]:
+    """Modules outside `package` and Brubeck that hold it or one of its names."""
+    prefix = package + "."
+    found: list[str] = []
+    for module_name, module in list(sys.modules.items()):
+        if module_name == package or module_name.startswith((prefix, "brubeck.")) or \
+                module is None:
+            continue
+        try:
+            values = list(vars(module).values())
+        except TypeError:
+            continue
+        for value in values:
+            origin = _origin(value)
+            if origin is not None and (origin == package or origin.startswith(prefix)):
+                found.append("the app" if module_name == "__brubeck_app__" else module_name)
+                break
+        if len(found) >= most:
+            break
+    return found
+
+
+def _origin(value: object) -> str | None:
+    """The module a value is or comes from; None for what will not say (a lazy proxy)."""
+    try:
+        origin = value.__name__ if isinstance(value, ModuleType) else \
+            getattr(value, "__module__", None)
+    except Exception:
+        return None
+    return origin if isinstance(origin, str) else None
 
 
 if TYPE_CHECKING:  # mypy checks that each backend module is a Backend

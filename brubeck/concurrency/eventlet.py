@@ -12,12 +12,16 @@ with warnings.catch_warnings():  # its multi-line deprecation banner; we log one
     warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     import eventlet
     import eventlet.event
+    import eventlet.green.socket
     import eventlet.patcher
     import eventlet.queue
     import eventlet.tpool
 
+from . import process
+
 if TYPE_CHECKING:
     from ..limits import Limits
+    from .process import Shutdown
 
 name = "eventlet"
 
@@ -67,11 +71,30 @@ class Event:
 
 
 def install() -> None:
-    """Monkey-patch the stdlib once; a process already patched by eventlet is left alone."""
+    """Monkey-patch the stdlib once; a process already patched by eventlet is left alone.
+
+    Patching late is safe: eventlet then walks every loaded module's objects to
+    green the RLocks made before it, and stops at an object whose attributes
+    raise something else than TypeError (a pydantic model class's validator
+    placeholder raises PydanticUserError), printing a traceback and leaving the
+    rest of that module unwalked. During the walk, such an object is skipped
+    like one without attributes.
+    """
     if not eventlet.patcher.is_monkey_patched("socket"):
-        eventlet.monkey_patch()
+        eventlet.patcher.vars = _vars_or_type_error  # shadows the builtin in the walk only
+        try:
+            eventlet.monkey_patch()
+        finally:
+            del eventlet.patcher.vars
     logging.getLogger("brubeck").info(
         "eventlet is in maintenance mode upstream; gevent is Brubeck's default")
+
+
+def _vars_or_type_error(value: object) -> dict[str, Any]:
+    try:
+        return vars(value)
+    except Exception as error:
+        raise TypeError(f"no attributes to walk: {error}") from None
 
 
 def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
@@ -93,13 +116,18 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(attr)
 
 
+def listen(host: str, port: int) -> Any:
+    """A green listening socket: the supervisor's, else bound now (`process.listen`)."""
+    return process.listen(host, port, eventlet.green.socket.socket)
+
+
 def serve_wsgi(
     app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767, sock: Any = None,
-    limits: Limits | None = None,
+    limits: Limits | None = None, shutdown: Shutdown | None = None,
 ) -> None:
     """Serve `app` with Brubeck's hardened server on eventlet.wsgi (`brubeck.servers.eventlet`).
 
     Loaded by import string: the server is a transport, a layer above this backend.
     """
     server = importlib.import_module("brubeck.servers.eventlet")
-    server.serve(app, host, port, sock=sock, limits=limits)
+    server.serve(app, host, port, sock=sock, limits=limits, shutdown=shutdown)

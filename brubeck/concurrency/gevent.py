@@ -11,9 +11,13 @@ import gevent.event
 import gevent.monkey
 import gevent.pool
 import gevent.queue
+import gevent.socket
+
+from . import process
 
 if TYPE_CHECKING:
     from ..limits import Limits
+    from .process import Shutdown
 
 name = "gevent"
 
@@ -50,13 +54,18 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(attr)
 
 
+def listen(host: str, port: int) -> Any:
+    """A green listening socket: the supervisor's, else bound now (`process.listen`)."""
+    return process.listen(host, port, gevent.socket.socket)
+
+
 def serve_wsgi(
     app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767, sock: Any = None,
-    limits: Limits | None = None,
+    limits: Limits | None = None, shutdown: Shutdown | None = None,
 ) -> None:
     """Serve `app` with Brubeck's hardened server on gevent.pywsgi (`brubeck.servers.gevent`).
 
     Loaded by import string: the server is a transport, a layer above this backend.
     """
     server = importlib.import_module("brubeck.servers.gevent")
-    server.serve(app, host, port, sock=sock, limits=limits)
+    server.serve(app, host, port, sock=sock, limits=limits, shutdown=shutdown)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..concurrency.process import shutdown_signals
 from ..datastructures import EnvironHeaders
 from ..errors import BadRequest, HTTPError
 from ..limits import Limits
@@ -21,18 +22,36 @@ __all__ = ["EnvironHeaders", "WSGIConnection", "request_from_environ", "wsgi_app
 
 
 class WSGIConnection:
-    """Serve the app over HTTP with the concurrency backend's own WSGI server."""
+    """Serve the app over HTTP with the concurrency backend's own WSGI server.
+
+    `bind` listens first (or adopts the supervisor's socket), so a taken port
+    fails before the app says it is online; `run` serves until SIGINT or
+    SIGTERM, then drains within the app's `shutdown_timeout`.
+    """
 
     def __init__(self, port: int = 6767, host: str = "127.0.0.1") -> None:
         self.port = int(port)
         self.host = host
+        self._listener: Any = None
 
     def __repr__(self) -> str:
         return f"WSGIConnection(port={self.port}, host={self.host!r})"
 
+    def bind(self, application: Brubeck) -> None:
+        """Listen on the address (a taken port raises `process.ListenError`)."""
+        if self._listener is None:
+            self._listener = application.backend.listen(self.host, self.port)
+
     def run(self, application: Brubeck) -> None:
-        application.backend.serve_wsgi(application.wsgi, self.host, self.port,
-                                       limits=application.limits)
+        self.bind(application)
+        listener, self._listener = self._listener, None
+        def draining() -> None:
+            application.draining = True
+
+        with shutdown_signals(application.shutdown_timeout, draining) as shutdown:
+            application.backend.serve_wsgi(application.wsgi, self.host, self.port,
+                                           sock=listener, limits=application.limits,
+                                           shutdown=shutdown)
 
 
 def _read(stream: Any, size: int) -> bytes:

@@ -4,9 +4,9 @@ gevent.pywsgi and eventlet.wsgi differ in names and hooks, not in what Brubeck
 needs from them: TCP_NODELAY on each accepted socket, a head timer that runs
 from accept (or the previous response) until the head is in, the target as
 sent in `RAW_URI`, one refusal (log line, short response, close), a cap on
-open connections and a listen socket with a deep backlog that never shares
-its port. `HardenedConnection` holds those; each server's subclass only maps
-its library's hooks onto them.
+open connections, a listen socket with a deep backlog that never shares
+its port, and one drain on shutdown (`Connections.drain`). `HardenedConnection`
+holds those; each server's subclass only maps its library's hooks onto them.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
+from ..concurrency import process
 from ..errors import HTTPError
-from ..limits import DEFAULT_LIMITS, LISTEN_BACKLOG, Limits
-from ..response import http_bytes, refuse
+from ..limits import DEFAULT_LIMITS, Limits
+from ..response import http_bytes, plain_response, refuse
 from .http import head_timeout, starts_request
 
 log = logging.getLogger("brubeck.wsgi")
@@ -31,28 +33,53 @@ def set_nodelay(sock: Any) -> None:
 
 
 def listen_socket(host: str, port: int, make_socket: Callable[..., Any]) -> Any:
-    """A listening socket from the backend's green `make_socket`.
+    """The socket to serve from, made by the backend's green `make_socket`.
 
-    Backlog `LISTEN_BACKLOG` (the libraries' 50 or 128 overflowed at 500
-    simultaneous connects, and SYN retries made a multi-second tail), and not
-    SO_REUSEPORT: a second server on a taken port must fail, not share it.
+    The supervisor's (`BRUBECK_LISTEN_FD`), else bound now with backlog
+    `LISTEN_BACKLOG` (the libraries' 50 or 128 overflowed at 500 simultaneous
+    connects, and SYN retries made a multi-second tail) and not SO_REUSEPORT:
+    a second server on a taken port must fail (`process.ListenError`), not share it.
     """
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)[0]
-    sock = make_socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(LISTEN_BACKLOG)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+    return process.listen(host, port, make_socket)
 
 
 def server_limits(app: Callable[..., Any], limits: Limits | None) -> Limits:
     """The limits to serve with: the given ones, else the app's own, else the defaults."""
     return limits or getattr(app, "limits", None) or DEFAULT_LIMITS
+
+
+#: The answer to a request still running when the drain ends.
+STRAGGLER = http_bytes(plain_response(503, headers=[("Retry-After", "1"),
+                                                    ("Connection", "close")]), "GET")
+
+
+class Connections:
+    """A server's open connections, idle (between requests) or busy (in one), for the drain."""
+
+    def __init__(self) -> None:
+        self.idle: set[HardenedConnection] = set()
+        self.busy: set[HardenedConnection] = set()
+        self.stopping = False
+
+    def drain(self, shutdown: process.Shutdown, sleep: Callable[[float], Any]) -> None:
+        """Close idle connections now, let busy ones finish (closing after their response)
+        within the shutdown timeout, then answer what still runs 503 and close it.
+
+        The caller has stopped accepting already.
+        """
+        self.stopping = True
+        busy = list(self.busy)
+        process.going_down(shutdown, len(busy))
+        for connection in list(self.idle):
+            connection._hang_up()
+        for connection in busy:
+            connection.close_connection = True
+        while self.busy and shutdown.remaining() > 0:
+            sleep(0.05)
+        stragglers = list(self.busy)
+        for connection in stragglers:
+            connection._refuse_straggler()
+        process.drained(shutdown, len(busy) - len(stragglers), len(stragglers))
 
 
 class HardenedConnection:
@@ -63,15 +90,46 @@ class HardenedConnection:
     """
 
     limits: Limits = DEFAULT_LIMITS
+    connections: Connections
     close_connection: Any
     client_address: Any
     path: str
     _head_timer: Any = None
+    _sock: Any = None
+    _answering = False  # the app has started its response: too late for a 503
 
     def _open(self, sock: Any, timer: Callable[[float, BaseException], Any]) -> None:
-        """A new connection: no Nagle, and the head timer it keeps for every request."""
+        """A new connection: no Nagle, the head timer it keeps for every request, and
+        counted among the server's idle connections."""
         set_nodelay(sock)
+        self._sock = sock
         self._head_timer = timer(self.limits.header_timeout, head_timeout(self.limits))
+        self.connections.idle.add(self)
+
+    def _closed(self) -> None:
+        self.connections.idle.discard(self)
+        self.connections.busy.discard(self)
+
+    def _response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The app starts its response; while draining, it says the connection closes."""
+        self._answering = True
+        if self.connections.stopping and self.close_connection:
+            headers = [h for h in headers if h[0].lower() != "connection"]
+            headers.append(("Connection", "close"))
+        return headers
+
+    def _hang_up(self) -> None:
+        """Close an idle connection: its wait for the next request ends quietly (EOF)."""
+        self.close_connection = True
+        with suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def _refuse_straggler(self) -> None:
+        """Drain over and still running: 503 if nothing was sent yet, then close."""
+        with suppress(OSError):
+            if not self._answering:
+                self._sock.sendall(STRAGGLER)
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def _serve_one(self, rfile: Any, serve: Callable[[], Any],
                    refused: Callable[[bytes], Any]) -> Any:
@@ -83,15 +141,21 @@ class HardenedConnection:
         """
         timer = self._head_timer
         timer.start()
+        connections = self.connections
         try:
-            if not starts_request(rfile):
+            if not starts_request(rfile) or connections.stopping:
                 self.close_connection = True
                 return None
+            connections.idle.discard(self)
+            connections.busy.add(self)
+            self._answering = False
             return serve()
         except HTTPError as refusal:  # the head timer, or a refusal while reading the line
             return refused(self._refusal(refusal))
         finally:
             timer.cancel()
+            connections.busy.discard(self)
+            connections.idle.add(self)
 
     def _head_read(self, environ: dict[str, Any]) -> None:
         """The head is in: the app's time is not the client's; keep the target as sent."""

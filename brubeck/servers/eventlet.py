@@ -15,11 +15,13 @@ with warnings.catch_warnings():  # its multi-line deprecation banner; the backen
     warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     import eventlet
     import eventlet.green.socket
+    import eventlet.greenio
     import eventlet.wsgi
 
+from ..concurrency import process
 from ..errors import loggable, reason_phrase
 from ..limits import Limits
-from .base import HardenedConnection, listen_socket, log, server_limits
+from .base import Connections, HardenedConnection, listen_socket, log, server_limits
 from .http import ChunkedBody, HeadReader, Refusal, check_head, check_request_line
 
 
@@ -60,6 +62,12 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
     def setup(self) -> None:
         self._open(self.request, _head_timer)
         super().setup()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        finally:
+            self._closed()
 
     def handle_one_request(self) -> None:
         self.raw_requestline = b""
@@ -112,6 +120,7 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
 
         def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                headers = self._response_headers(headers)
                 for name, value in headers:
                     if name.lower() == "connection" and value.lower() == "close":
                         self.close_connection = True
@@ -130,6 +139,7 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
             from .websocket import take_upgrade  # wsproto, the websocket extra
         except ImportError:
             return False  # WebSocketHandler.get() answers 501, naming the extra
+        self._answering = True  # a drain's 503 must not land in a WebSocket stream
         self.close_connection = take_upgrade(
             self.application, self.environ, self.request, self.rfile, self.limits)
         return bool(self.close_connection)
@@ -148,19 +158,57 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
 
 
 def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767,
-          sock: Any = None, limits: Limits | None = None) -> None:
-    """Serve `app` until the process is told to stop; `limits` default to the app's own.
+          sock: Any = None, limits: Limits | None = None,
+          shutdown: process.Shutdown | None = None) -> None:
+    """Serve `app` until `shutdown` is requested, then drain; `limits` default to the app's.
 
-    At most `limits.connections` connections are served at once; at the cap the
-    server stops accepting, and new connections wait in the listen backlog until
-    one closes (the head timer bounds how long an idle one can hold its place).
+    `sock` is a listening socket to serve from; without it, the supervisor's
+    (`BRUBECK_LISTEN_FD`) or one bound on `host:port`. Without `shutdown`, serve
+    until the green thread is killed. At most `limits.connections` connections
+    are served at once; at the cap the server stops accepting, and new
+    connections wait in the listen backlog until one closes (the head timer
+    bounds how long an idle one can hold its place).
     """
     limits = server_limits(app, limits)
-    protocol = type("Protocol", (Protocol,), {"limits": limits})
+    connections = Connections()
+    protocol = type("Protocol", (Protocol,), {"limits": limits, "connections": connections})
     listener = sock if sock is not None else listen_socket(
         host, port, eventlet.green.socket.socket)
-    eventlet.wsgi.server(
-        listener, app, protocol=protocol, log=log, log_output=False, debug=False,
-        url_length_limit=limits.request_line + 1, socket_timeout=limits.read_timeout,
-        max_size=limits.connections,
-    )
+    server = eventlet.wsgi.Server(
+        listener, listener.getsockname(), app, log, protocol=protocol, log_output=False,
+        debug=False, url_length_limit=limits.request_line + 1,
+        socket_timeout=limits.read_timeout)
+    acceptor = eventlet.spawn(_accept, listener, server, eventlet.GreenPool(limits.connections))
+    process.signal_ready()
+    try:
+        if shutdown is None:
+            acceptor.wait()
+            return
+        shutdown.wait(eventlet.sleep)
+    finally:
+        acceptor.kill()  # stop accepting; the supervisor's copy of the socket stays open
+        listener.close()
+    connections.drain(shutdown, eventlet.sleep)
+
+
+def _accept(listener: Any, server: Any, pool: Any) -> None:
+    """eventlet.wsgi.server's accept loop, without its unbounded wait for every connection
+    on the way out (the drain has a deadline) or its stop on a transient accept error.
+
+    A full pool blocks `spawn`: at the connection cap, new connections wait in the backlog.
+    """
+    while True:
+        try:
+            client, address = listener.accept()
+        except OSError as error:  # out of descriptors, say: keep serving the open ones
+            log.warning("accept failed: %s", error)
+            eventlet.sleep(0.1)
+            continue
+        client.settimeout(server.socket_timeout)
+        pool.spawn(server.process_request, [address, client, eventlet.wsgi.STATE_IDLE]) \
+            .link(_close_client, client)
+
+
+def _close_client(_: Any, client: Any) -> None:
+    eventlet.greenio.shutdown_safe(client)
+    client.close()

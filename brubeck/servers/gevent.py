@@ -15,9 +15,10 @@ import gevent.pool
 import gevent.socket
 from gevent import pywsgi
 
+from ..concurrency import process
 from ..errors import loggable
 from ..limits import Limits
-from .base import HardenedConnection, listen_socket, log, server_limits
+from .base import Connections, HardenedConnection, listen_socket, log, server_limits
 from .http import (
     ChunkedBody,
     HeadFields,
@@ -55,9 +56,17 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
 
     def handle(self) -> None:
         self.limits = self.server.limits
+        self.connections = self.server.connections
         self.socket.settimeout(self.limits.read_timeout)
         self._open(self.socket, gevent.Timeout)
-        super().handle()
+        try:
+            super().handle()
+        finally:
+            self._closed()
+
+    def start_response(self, status: str, headers: list[tuple[str, str]],
+                       exc_info: Any = None) -> Any:
+        return super().start_response(status, self._response_headers(headers), exc_info)
 
     def handle_one_request(self) -> Any:
         self.requestline = ""
@@ -117,6 +126,7 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
             from .websocket import take_upgrade  # wsproto, the websocket extra
         except ImportError:
             return False  # WebSocketHandler.get() answers 501, naming the extra
+        self._answering = True  # a drain's 503 must not land in a WebSocket stream
         self.close_connection = take_upgrade(
             self.application, self.environ, self.socket, self.rfile, self.limits)
         return bool(self.close_connection)
@@ -159,19 +169,34 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
 class Server(pywsgi.WSGIServer):
     handler_class = Handler
     limits: Limits
+    connections: Connections
 
 
 def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767,
-          sock: Any = None, limits: Limits | None = None) -> None:
-    """Serve `app` until the process is told to stop; `limits` default to the app's own.
+          sock: Any = None, limits: Limits | None = None,
+          shutdown: process.Shutdown | None = None) -> None:
+    """Serve `app` until `shutdown` is requested, then drain; `limits` default to the app's.
 
-    At most `limits.connections` connections are served at once; at the cap the
-    server stops accepting, and new connections wait in the listen backlog until
-    one closes (the head timer bounds how long an idle one can hold its place).
+    `sock` is a listening socket to serve from; without it, the supervisor's
+    (`BRUBECK_LISTEN_FD`) or one bound on `host:port`. Without `shutdown`, serve
+    until the green thread is killed. At most `limits.connections` connections
+    are served at once; at the cap the server stops accepting, and new
+    connections wait in the listen backlog until one closes (the head timer
+    bounds how long an idle one can hold its place).
     """
     limits = server_limits(app, limits)
     listener = sock if sock is not None else listen_socket(host, port, gevent.socket.socket)
     server = Server(listener, application=app, log=None, error_log=log,
                     spawn=gevent.pool.Pool(limits.connections))
     server.limits = limits
-    server.serve_forever()
+    server.connections = Connections()
+    server.start()
+    process.signal_ready()
+    if shutdown is None:
+        server.serve_forever()
+        return
+    try:
+        shutdown.wait(gevent.sleep)
+    finally:
+        server.close()  # stop accepting; the supervisor's copy of the socket stays open
+    server.connections.drain(shutdown, gevent.sleep)
