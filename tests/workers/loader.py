@@ -1,6 +1,7 @@
 """A keep-alive HTTP/1.1 load for the supervisor tests, run as its own process.
 
     python -m tests.workers.loader URL CONNECTIONS SECONDS [TIMEOUT]
+    python -m tests.workers.loader count URL CONNECTIONS REQUESTS [TIMEOUT]
 
 Plain asyncio (no green library), so the test process's backend does not
 shape the load. Prints one JSON line: requests, statuses, timeouts (no
@@ -52,11 +53,20 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     return status, body, close
 
 
+def _claim(tally: dict, total: int | None) -> bool:
+    """Take one of the `total` requests before sending it (always, without a total)."""
+    if total is not None:
+        if tally["sent"] >= total:
+            return False
+        tally["sent"] += 1
+    return True
+
+
 async def _client(host: str, port: int, request: bytes, deadline: float, timeout: float,
-                  tally: dict) -> None:
+                  tally: dict, total: int | None = None) -> None:
     reader = writer = None
     used = False  # the open connection has answered before (an idle close may race us)
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and _claim(tally, total):
         try:
             if writer is None:
                 reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
@@ -98,22 +108,29 @@ async def _client(host: str, port: int, request: bytes, deadline: float, timeout
         writer.close()
 
 
-async def run(url: str, connections: int, seconds: float, timeout: float) -> dict:
+async def run(url: str, connections: int, seconds: float, timeout: float,
+              total: int | None = None) -> dict:
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     request = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
-    tally: dict = {"requests": 0, "timeouts": 0, "errors": 0, "retried": 0,
+    tally: dict = {"requests": 0, "sent": 0, "timeouts": 0, "errors": 0, "retried": 0,
                    "status": Counter(), "bodies": Counter(), "error_kinds": Counter()}
     started = time.monotonic()
     deadline = started + seconds
     await asyncio.gather(*(_client(parts.hostname or "127.0.0.1", parts.port or 80, request,
-                                   deadline, timeout, tally)
+                                   deadline, timeout, tally, total)
                            for _ in range(min(connections, MAX_CONNECTIONS))))
     tally["seconds"] = round(time.monotonic() - started, 2)
     return tally
 
 
 def main(argv: list[str]) -> None:
+    if argv[0] == "count":  # REQUESTS requests in all (at most 120 s)
+        url, connections, total = argv[1], int(argv[2]), int(argv[3])
+        timeout = float(argv[4]) if len(argv) > 4 else 2.0
+        result = asyncio.run(run(url, connections, 120.0, timeout, total))
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
     url, connections, seconds = argv[0], int(argv[1]), float(argv[2])
     timeout = float(argv[3]) if len(argv) > 3 else 2.0
     sys.stdout.write(json.dumps(asyncio.run(run(url, connections, seconds, timeout))) + "\n")

@@ -56,12 +56,14 @@ def copy_app(tmp_path: Path, name: str = "versioned.py") -> Path:
 @contextlib.contextmanager
 def supervised(args: list[str], url: str, tmp_path: Path, workers: int = 2,
                env: dict[str, str] | None = None, chroot: Path | None = None,
-               ready_timeout: float = 60.0) -> Iterator[Supervised]:
-    """`python -m brubeck serve ARGS`, in its own process group, until all `workers` say
-    ready. Stopped by PID afterwards (and its group, and a Mongrel2 in `chroot`)."""
+               ready_timeout: float = 60.0, prefix: tuple[str, ...] = ()
+               ) -> Iterator[Supervised]:
+    """`python -m brubeck serve ARGS` (after `prefix`, e.g. `ip netns exec NAME`), in its
+    own process group, until all `workers` say ready. Stopped by PID afterwards (and its
+    group, and a Mongrel2 in `chroot`)."""
     log_path = tmp_path / f"supervisor-{len(list(tmp_path.glob('supervisor-*')))}.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "brubeck", "serve", *args],
+        proc = subprocess.Popen([*prefix, sys.executable, "-m", "brubeck", "serve", *args],
                                 env=python_env(**(env or {})), cwd=ROOT, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     proc.leads_group = True  # type: ignore[attr-defined]  (read by `stop`)
