@@ -97,6 +97,16 @@ def handler_addresses(host: str, pull_port: int = 9999, pub_port: int = 9998) ->
             check_zmq_address(f"tcp://{host}:{check_port(pub_port)}"))
 
 
+def allowed_max_fd(requested: int) -> int:
+    """The `superpoll.max_fd` Mongrel2 can set: at most this host's hard RLIMIT_NOFILE
+    (raising it takes CAP_SYS_RESOURCE, which even root lacks in most containers;
+    asked for more, Mongrel2 would keep its current soft limit, often 1024)."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return requested if hard == resource.RLIM_INFINITY else min(requested, hard)
+
+
 @dataclass
 class Mongrel2Config:
     """One Mongrel2 server with a static directory and one Brubeck handler route."""
@@ -120,6 +130,14 @@ class Mongrel2Config:
     spool_uploads: bool = False  # see `settings`
     memory_body: int = 1 * MiB  # with spool_uploads, bodies above this go to upload_store
     upload_store: str = UPLOAD_TEMPLATE
+    #: Connections Mongrel2 may hold open (`superpoll.max_fd`; its own default, 10240,
+    #: is about 10,000 WebSockets). It registers fds below 65536 only; `settings` caps
+    #: this at what an unprivileged Mongrel2 may set (see `allowed_max_fd`).
+    max_fd: int = 65536
+    #: Seconds a client may stay silent before Mongrel2 closes its connection (if it is
+    #: also slow both ways): `limits.min_ping`, 0 for never. WebSockets need
+    #: `websocket_ping_interval` below it (a client's pong counts as activity).
+    min_ping: int = 120
     server_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     sender_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -156,6 +174,8 @@ class Mongrel2Config:
             # so that Brubeck sees the overflow and answers 431.
             "limits.header_count": self.limits.header_count + 1,
             "limits.handler_targets": 128,
+            "limits.min_ping": self.min_ping,
+            "superpoll.max_fd": allowed_max_fd(self.max_fd),
             "upload.temp_store": self.upload_store,
         }
         if self.spool_uploads:
