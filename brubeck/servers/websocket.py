@@ -18,6 +18,7 @@ buffer) and logged.
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import logging
 import socket
@@ -173,6 +174,9 @@ class SocketTransport:
         self._deadline = False
         self._parts: list[Any] = []
         self._size = 0
+        raw = getattr(sock, "_sock", None) or getattr(sock, "fd", None)  # gevent, eventlet
+        #: The green socket's own non-blocking socket, for writes that need no wait.
+        self._raw = raw if isinstance(raw, _socket.socket) and raw.gettimeout() == 0.0 else None
 
     # -- reading ---------------------------------------------------------------------
 
@@ -286,6 +290,17 @@ class SocketTransport:
             if self._queued > self.max_queued:
                 self._drop(f"{self._queued} bytes queued for a client that does not read")
             return
+        if self._raw is not None:  # most writes fit the socket buffer: no timer, no switch
+            try:
+                sent = self._raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._drop(None)
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
         self._writing = True
         if inline:
             self._flush(data)
