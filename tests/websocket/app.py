@@ -86,6 +86,11 @@ class Private(WebSocketHandler):
         self.write_message(f"hi {self.current_user}")
 
 
+class Pinged(Echo):
+    ping_interval = 0.05
+    ping_timeout = 0.1
+
+
 class Firehose(WebSocketHandler):
     """Writes until the client's reading stalls it out (slow-reader tests)."""
 
@@ -111,4 +116,5 @@ def build_app(**config):
         (r"^/chat$", Chat),
         (r"^/private$", Private),
         (r"^/firehose$", Firehose),
+        (r"^/pinged$", Pinged),
     ], **config)

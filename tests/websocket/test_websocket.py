@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from brubeck.testing import WebSocketRefused
@@ -168,3 +170,23 @@ def test_ws_broadcast_reaches_every_client(client):
     for ws in sockets:
         ws.close()
     assert wait_for(lambda: not ROOM, client)
+
+
+def test_ws_ping_interval_drops_a_client_that_never_answers(client):
+    from brubeck import concurrency
+
+    ws = client.websocket("/pinged")  # pings every 0.05 s, drops after 0.15 s of silence
+    concurrency.active().sleep(0.6)  # not reading: no pongs go back
+    assert ws.receive(timeout=5) is None
+    assert ws.close_code == 1006  # dropped, no close frame
+    ws.close()
+
+
+def test_ws_ping_interval_keeps_a_client_that_answers(client):
+    ws = client.websocket("/pinged")
+    for _ in range(12):  # 0.6 s of reading: pings are answered with pongs
+        with contextlib.suppress(TimeoutError):
+            ws.receive(timeout=0.05)
+    ws.send("still here")
+    assert ws.receive() == "still here"
+    ws.close()
