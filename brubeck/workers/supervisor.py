@@ -3,9 +3,10 @@ replaces them one at a time, SIGINT/SIGTERM drain them all.
 
 It imports no concurrency backend and no app: each worker is a fresh
 `python -m brubeck serve` (see `kinds`), so new code is loaded by new workers
-and a crash costs one process. The loop wakes on any signal (SIGCHLD
-included, through `signal.set_wakeup_fd`) and at least every `TICK` seconds,
-so a death is noticed within 0.1 s.
+and a crash costs one process. Workers and a local Mongrel2 run in sessions
+of their own: only the supervisor signals them, each once, in order. The
+loop wakes on any signal (SIGCHLD included, through `signal.set_wakeup_fd`)
+and at least every `TICK` seconds, so a death is noticed within 0.1 s.
 """
 
 from __future__ import annotations
@@ -117,7 +118,10 @@ class Supervisor:
         env[ENV_READY_FD] = str(write_end)
         env[ENV_SHUTDOWN_TIMEOUT] = str(self.shutdown_timeout)
         try:
-            proc = subprocess.Popen(self._command(), env=env,
+            # Its own session: a Ctrl-C to the supervisor's process group reaches the
+            # supervisor only, which retires and signals each worker once (a second
+            # signal would cut the worker's drain short).
+            proc = subprocess.Popen(self._command(), env=env, start_new_session=True,
                                     pass_fds=(write_end, *self.kind.pass_fds()))
         finally:
             os.close(write_end)

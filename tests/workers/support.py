@@ -76,8 +76,17 @@ def supervised(args: list[str], url: str, tmp_path: Path, workers: int = 2,
         raise
     finally:
         stop(proc, timeout=40)
+        for pid in sup.worker_pids():  # in sessions of their own: gone unless it was killed
+            kill_brubeck(pid)
         if chroot is not None:
             kill_mongrel2(chroot)
+
+
+def kill_brubeck(pid: int) -> None:
+    """SIGKILL a worker this test started, if it still runs (checked by its command line)."""
+    with contextlib.suppress(OSError):
+        if b"brubeck" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGKILL)
 
 
 def kill_mongrel2(chroot: Path) -> None:

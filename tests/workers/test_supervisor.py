@@ -60,7 +60,10 @@ def test_scaleout_8_a_worker_that_never_signals_ready_is_not_counted(tmp_path):
                                 stderr=subprocess.STDOUT, env=python_env(**env),
                                 start_new_session=True)
     try:
-        time.sleep(4.5)
+        deadline = time.monotonic() + 60
+        while "worker 1.2 started" not in (tmp_path / "never.log").read_text():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
