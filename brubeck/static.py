@@ -103,6 +103,11 @@ def stream(body: FileBody, environ: dict[str, Any]) -> Any:
     chunks."""
     response = body.response
     wrapper = environ.get("wsgi.file_wrapper")
+    # gunicorn's wrapper calls the stdlib's socket.sendfile, which refuses a socket whose
+    # descriptor is non-blocking (eventlet's green sockets; gevent's own sendfile copes).
+    blocking = getattr(environ.get("gunicorn.socket"), "getblocking", None)
+    if blocking is not None and not blocking():
+        wrapper = None
     if wrapper is not None and response.offset == 0 and response.file is not None:
         file = response.file
         response.file = None
@@ -192,11 +197,12 @@ def file_response(path: str | os.PathLike[str], message: Request,
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC)
     except OSError:
         raise HTTPError(404) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # a directory, a device, a pipe
+        os.close(fd)
+        raise HTTPError(404)
     file = os.fdopen(fd, "rb", buffering=0)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise HTTPError(404)
         return _answer(file, info, os.fspath(path), message, header_pairs(headers))
     except BaseException:
         file.close()
