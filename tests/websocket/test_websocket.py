@@ -190,3 +190,10 @@ def test_ws_ping_interval_keeps_a_client_that_answers(client):
     ws.send("still here")
     assert ws.receive() == "still here"
     ws.close()
+
+
+def test_ws_handshake_host_not_allowed_400(serve):
+    client = serve(build_app(allowed_hosts=["example.com"]))
+    with pytest.raises(WebSocketRefused) as refused:
+        client.websocket("/echo")
+    assert refused.value.status_code == 400
