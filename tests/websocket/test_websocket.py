@@ -197,3 +197,26 @@ def test_ws_handshake_host_not_allowed_400(serve):
     with pytest.raises(WebSocketRefused) as refused:
         client.websocket("/echo")
     assert refused.value.status_code == 400
+
+
+@pytest.mark.xfail(strict=True, reason="brubeck/app.py does not keep the websocket_* keys yet "
+                   "(the change is in the WebSocket engineer's report)")
+def test_ws_config_max_message_size_from_app_config(serve):
+    client = serve(build_app(websocket_max_message_size=10))
+    ws = client.websocket("/echo")
+    ws.send("x" * 11)
+    assert ws.receive() is None
+    assert ws.close_code == 1009
+    ws.close()
+
+
+def test_ws_config_app_attribute_is_read(serve):
+    app = build_app()
+    app.websocket_max_message_size = 10  # where Brubeck keeps its config keys
+    ws = serve(app).websocket("/echo")
+    ws.send("x" * 10)
+    assert ws.receive() == "x" * 10
+    ws.send("x" * 11)
+    assert ws.receive() is None
+    assert ws.close_code == 1009
+    ws.close()
