@@ -133,3 +133,37 @@ def test_scaleout_7_remote_form_reaches_mongrel2_over_tcp(tmp_path):
             while len(seen) < 2 and time.monotonic() < deadline:
                 seen |= {b.split()[1] for b in bodies(sup.url, 10)}
             assert seen == {str(p) for p in sup.worker_pids()}
+
+
+def test_scaleout_5_ctrl_c_to_the_group_drains_mongrel2_workers_and_exits_0(tmp_path):
+    app = copy_app(tmp_path)
+    with local(tmp_path, app) as sup:
+        mongrel2_pid = int((tmp_path / "m2" / "run" / "mongrel2.pid").read_text())
+        # One request per connection (the load ends before any answer), 3 s each.
+        load = start_load(f"{sup.url}/?sleep=3", 20, 0.5, timeout=20)
+        sup.wait_log(r"\d+ requests? in flight|dispatcher", 1)
+        time.sleep(1.5)  # all 20 in flight
+        os.killpg(sup.proc.pid, signal.SIGINT)
+        result = load_result(load)
+        assert sup.proc.wait(40) == 0
+        log = sup.log()
+        assert "going down: draining 2 workers" in log
+        assert re.search(r"stopped: drained workers \[\d+, \d+\]; 0 requests answered 503", log)
+        assert "Traceback" not in log, log
+        assert result["status"] == {"200": 20}, result  # all drained, none cut short
+        assert not Path(f"/proc/{mongrel2_pid}").exists()  # stopped last, by the supervisor
+
+
+@pytest.mark.xfail(strict=True, reason="the direct-path Mongrel2 worker does not yet write "
+                   "BRUBECK_READY_FD (one call to brubeck.concurrency.process.signal_ready() "
+                   "in Mongrel2Connection.run after _await_subscriber and pull.connect)")
+def test_scaleout_8_direct_path_workers_counted_up_by_their_ready_pipe(tmp_path):
+    app = copy_app(tmp_path)
+    port = free_port()
+    chroot = tmp_path / "m2"
+    with supervised([f"{app}:app", "--mongrel2", "--no-dispatcher", "--workers", "2",
+                     "--mongrel2-dir", str(chroot), "--port", str(port)],
+                    f"http://127.0.0.1:{port}", tmp_path, 2, chroot=chroot,
+                    env={"BRUBECK_READY_TIMEOUT": "20"}, ready_timeout=30) as sup:
+        assert "Mongrel2 directly" in sup.log()
+        assert {b.split()[0] for b in bodies(sup.url, 4)} == {"v1"}
