@@ -141,7 +141,6 @@ def test_scaleout_5_ctrl_c_to_the_group_drains_mongrel2_workers_and_exits_0(tmp_
         mongrel2_pid = int((tmp_path / "m2" / "run" / "mongrel2.pid").read_text())
         # One request per connection (the load ends before any answer), 3 s each.
         load = start_load(f"{sup.url}/?sleep=3", 20, 0.5, timeout=20)
-        sup.wait_log(r"\d+ requests? in flight|dispatcher", 1)
         time.sleep(1.5)  # all 20 in flight
         os.killpg(sup.proc.pid, signal.SIGINT)
         result = load_result(load)
