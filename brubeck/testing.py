@@ -452,6 +452,8 @@ class LiveWebSocket(WebSocketSession):
         self._handshake()
 
     def _events(self, timeout: float | None) -> Any:
+        from wsproto.utilities import RemoteProtocolError
+
         while not self._pending:
             self.sock.settimeout(timeout)
             try:
@@ -460,8 +462,11 @@ class LiveWebSocket(WebSocketSession):
                 raise TimeoutError(f"nothing from the server within {timeout} s") from None
             except OSError:
                 data = b""
-            self.ws.receive_data(data or None)
-            self._pending.extend(self.ws.events())
+            try:
+                self.ws.receive_data(data or None)
+                self._pending.extend(self.ws.events())
+            except RemoteProtocolError as error:  # e.g. closed before answering the handshake
+                raise ConnectionError(f"WebSocket server broke the protocol: {error}") from None
         return self._pending.pop(0)
 
     def _handshake(self) -> None:
