@@ -254,6 +254,8 @@ class Mongrel2Connection(ReplySender):
 
     def _dispatch(self, frame: bytes) -> None:
         """Parse one frame; never raises, so a bad message cannot stop the worker."""
+        if self._websockets.open and self._websockets.feed_raw(frame):
+            return  # a WebSocket frame, fed on without parsing its headers
         try:
             message = wire.parse_message(frame)
         except wire.MalformedMessage as error:

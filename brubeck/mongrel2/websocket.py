@@ -130,6 +130,65 @@ def handshake_head(handler: WebSocketHandler, accept: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+_WEBSOCKET_METHOD = b"6:METHOD,9:WEBSOCKET,"
+_FLAGS_KEY = b"5:FLAGS,"
+
+
+def _netstring(raw: bytes, start: int) -> tuple[int, int]:
+    """(data start, data end) of the tnetstring element at `start`; its type tag is at
+    the end. ValueError if there is none."""
+    colon = raw.find(b":", start, start + 11)
+    digits = raw[start:colon]
+    if colon < 0 or not digits.isdigit():  # never negative: the walk only moves forward
+        raise ValueError("no tnetstring length")
+    begin = colon + 1
+    return begin, begin + int(digits)
+
+
+def peek_frame(raw: bytes) -> tuple[str, str, str, bytes] | None:
+    """(sender, conn id, FLAGS, payload) of a tnetstring WEBSOCKET message, read without
+    parsing its headers; None for any other message or anything unexpected (the full
+    parser judges those).
+
+    A frame carries the whole handshake's headers again, and parsing them all
+    (`wire.parse_message`) costs more than the rest of an echo. METHOD is found by
+    walking the header netstrings by their lengths (Mongrel2 puts its own keys
+    first); FLAGS by its key from the end. A client header value holding the bytes
+    of a FLAGS entry could only misstate the flags of its own frames, which the
+    client chooses anyway.
+    """
+    try:
+        first = raw.index(b" ")
+        second = raw.index(b" ", first + 1)
+        third = raw.index(b" ", second + 1)
+        start, end = _netstring(raw, third + 1)
+        if raw[end:end + 1] != b"}" or raw.find(_WEBSOCKET_METHOD, start, end) < 0:
+            return None
+        position = start
+        while position < end:
+            key_start, key_end = _netstring(raw, position)
+            value_start, value_end = _netstring(raw, key_end + 1)
+            if raw[key_start:key_end] == b"METHOD":
+                if raw[value_start:value_end] != b"WEBSOCKET":
+                    return None
+                break
+            position = value_end + 1
+        else:
+            return None
+        flags = raw.rfind(_FLAGS_KEY, start, end)
+        if flags < 0:
+            return None
+        value_start, value_end = _netstring(raw, flags + len(_FLAGS_KEY))
+        body_start, body_end = _netstring(raw, end + 1)
+        if raw[body_end:] != b",":
+            return None
+        return (wire.sender_text(raw[:first].decode("ascii")),
+                wire.conn_id_text(raw[first + 1:second].decode("ascii")),
+                raw[value_start:value_end].decode("ascii"), raw[body_start:body_end])
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def _accept(message: wire.Message) -> str:
     """Mongrel2's accept key (the body), else computed here from the client's key."""
     try:
@@ -152,7 +211,7 @@ class Mongrel2Transport:
         self.conn_id = conn_id
         self.handler: WebSocketHandler | None = None
         self.max_size = 0
-        self._early: list[wire.Message] | None = []  # frames before the handler is ready
+        self._early: list[tuple[str | None, bytes]] | None = []  # before the handler is ready
         self._sent_close = False
         self._peer_closed = False
         self._closing_now = False
@@ -223,30 +282,30 @@ class Mongrel2Transport:
         self.max_size = handler.max_size
         handler.start(self)
         early, self._early = self._early or [], None
-        for message in early:
-            self.feed(message)
+        for flags, payload in early:
+            self.feed(flags, payload)
 
-    def feed(self, message: wire.Message) -> None:
-        """One message from the client: fail it if it breaks the protocol."""
+    def feed(self, flags: str | None, payload: bytes) -> None:
+        """One message from the client (its FLAGS and payload): fail the connection if it
+        breaks the protocol."""
         handler = self.handler
         if handler is None:
             if self._early is not None and len(self._early) < EARLY_FRAMES:
-                self._early.append(message)
+                self._early.append((flags, payload))
             else:
                 self.finish()
             return
         try:
-            self._feed(handler, message)
+            self._feed(handler, flags, payload)
         except ProtocolError as error:
             self._closing_now = True
             handler.fail(error.code, error.reason)
             self.finish()
 
-    def _feed(self, handler: WebSocketHandler, message: wire.Message) -> None:
-        rsv, opcode = parse_flags(message.meta.get("FLAGS"))
+    def _feed(self, handler: WebSocketHandler, flags: str | None, payload: bytes) -> None:
+        rsv, opcode = parse_flags(flags)
         if rsv:
             raise ProtocolError(PROTOCOL_ERROR, "Reserved bits set without an extension")
-        payload = message.body
         if opcode in (TEXT, BINARY):
             if len(payload) > self.max_size:
                 raise ProtocolError(TOO_BIG, "Message too big")
@@ -256,6 +315,8 @@ class Mongrel2Transport:
                                      block=False)
             finally:
                 self._closing_now = False
+        elif opcode & 0x8 and len(payload) > 125:
+            raise ProtocolError(PROTOCOL_ERROR, "Control frame over 125 bytes")
         elif opcode == PING:
             handler.feed_ping(payload)
         elif opcode == PONG:
@@ -358,18 +419,30 @@ class WebSockets:
 
     def feed(self, message: wire.Message) -> None:
         """A frame from Mongrel2, to the connection's transport."""
-        transport = self.open.get((message.sender, message.conn_id))
-        if transport is not None:
-            transport.feed(message)
-            return
-        self._stray(message)
+        self._to(message.sender, message.conn_id, message.meta.get("FLAGS"), message.body)
 
-    def _stray(self, message: wire.Message) -> None:
+    def feed_raw(self, raw: bytes) -> bool:
+        """A message as Mongrel2 sent it: True if it was a WebSocket frame, fed on
+        without parsing its headers; False for anything else (`wire` parses it then)."""
+        found = peek_frame(raw)
+        if found is None:
+            return False
+        self._to(*found)
+        return True
+
+    def _to(self, sender: str, conn_id: str, flags: str | None, payload: bytes) -> None:
+        transport = self.open.get((sender, conn_id))
+        if transport is not None:
+            transport.feed(flags, payload)
+        else:
+            self._stray(sender, conn_id, flags)
+
+    def _stray(self, sender: str, conn_id: str, flags: str | None) -> None:
         """A frame for a connection this worker does not hold. Behind the dispatcher only
         a late frame after our close can be one; with several workers PULLing from
         Mongrel2 directly, frames land on any worker: fail the connection loudly."""
         try:
-            _, opcode = parse_flags(message.meta.get("FLAGS"))
+            _, opcode = parse_flags(flags)
         except ProtocolError:
             opcode = -1
         if opcode == CLOSE:
@@ -378,10 +451,10 @@ class WebSockets:
         self._warned = True
         report("WebSocket frame for connection %s, which this worker does not hold: closed "
                "1011 (with several workers, serve WebSockets through the dispatcher)",
-               loggable(message.conn_id))
-        self.connection.send(message.sender, message.conn_id,
+               loggable(conn_id))
+        self.connection.send(sender, conn_id,
                              server_frame(CLOSE, close_payload(INTERNAL_ERROR, "")), final=False)
-        self.connection.send(message.sender, message.conn_id, b"", final=True)
+        self.connection.send(sender, conn_id, b"", final=True)
 
     def lost(self, sender: str, conn_id: str) -> bool:
         """Mongrel2 reports the client gone; True if it was a WebSocket of ours."""

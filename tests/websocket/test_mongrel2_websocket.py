@@ -27,6 +27,7 @@ from brubeck.mongrel2.websocket import (
     WebSockets,
     parse_close,
     parse_flags,
+    peek_frame,
     server_frame,
 )
 from brubeck.testing import LiveClient
@@ -92,6 +93,40 @@ def test_ws_mongrel2_1_bad_close_frame_refused(payload, code):
     with pytest.raises(ProtocolError) as error:
         parse_close(payload)
     assert error.value.code == code
+
+
+def tnet(value):
+    if isinstance(value, dict):
+        inner = b"".join(tnet(k) + tnet(v) for k, v in value.items())
+        return b"%d:%s}" % (len(inner), inner)
+    return b"%d:%s," % (len(value), value)
+
+
+def mongrel2_frame(meta, body=b"hi", conn_id=b"42"):
+    headers = {b"REMOTE_ADDR": b"127.0.0.1", b"METHOD": b"WEBSOCKET", b"PATH": b"/echo",
+               b"upgrade": b"websocket", b"user-agent": b"test", **meta}
+    return SENDER.encode() + b" " + conn_id + b" /echo " + tnet(headers) + tnet(body)
+
+
+@pytest.mark.parametrize("flags", [b"0x81", b"0x82", b"0x88", b"0xC1"])
+def test_ws_mongrel2_1_frame_read_without_parsing_headers_as_the_parser_reads_it(flags):
+    raw = mongrel2_frame({b"FLAGS": flags}, body=b"\x00caf\xc3\xa9 ,}")
+    parsed = wire.parse_message(raw)
+    assert peek_frame(raw) == (parsed.sender, parsed.conn_id, parsed.meta["FLAGS"],
+                               parsed.body)
+
+
+@pytest.mark.parametrize("raw", [
+    mongrel2_frame({b"METHOD": b"GET"}),  # an HTTP request
+    mongrel2_frame({b"METHOD": b"GET", b"x-a": b"6:METHOD,9:WEBSOCKET,5:FLAGS,4:0x81,"}),
+    mongrel2_frame({b"FLAGS": b"0x81"})[:-3],  # cut short
+    mongrel2_frame({b"FLAGS": b"0x81"}, conn_id=b"4 2"),
+    mongrel2_frame({b"FLAGS": b"0x81"}).replace(b"6:METHOD", b"-9:METHOD"),
+    SENDER.encode() + b' 42 /echo 40:{"METHOD":"WEBSOCKET","FLAGS":"0x81"},2:hi,',  # JSON
+    b"",
+])
+def test_ws_mongrel2_1_anything_else_left_to_the_full_parser(raw):
+    assert peek_frame(raw) is None
 
 
 # -- sends: final or not, and broadcast -------------------------------------------------
