@@ -268,6 +268,12 @@ SETTINGS: tuple[Setting, ...] = (
             lambda v: isinstance(v, bool), env=env_bool),
     Setting("cors_max_age", "seconds", "600",
             "How long a browser may cache a preflight answer.", _is_count, env=env_int),
+    Setting("pubsub_url", "str", "'memory://'",
+            "Where ``brubeck.pubsub`` carries messages between workers: ``memory://`` (one "
+            "process) or ``redis://HOST:PORT/DB`` (Redis Streams); ``?maxlen=N`` keeps the "
+            "newest N messages of a channel (1000). See docs/pubsub.rst.",
+            lambda v: isinstance(v, str) and v.split("://")[0] in (
+                "memory", "redis", "rediss", "unix"), env=env_str),
 )
 
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
