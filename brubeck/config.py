@@ -205,16 +205,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("websocket_max_message_size", "bytes", "1048576",
             "Largest WebSocket message accepted, its fragments joined; past it the "
             "connection is closed with 1009 as soon as the limit is passed (a handler class "
-            "may set ``max_message_size``). See docs/websockets.rst.", _is_count),
+            "may set ``max_message_size``). See docs/websockets.rst.", _is_count,
+            env=env_int),
     Setting("websocket_ping_interval", "seconds", None,
             "Ping every WebSocket client this often; one silent (no pong, no message) for "
-            "this plus ``websocket_ping_timeout`` is dropped. Off when not given.", _is_number),
+            "this plus ``websocket_ping_timeout`` is dropped. Off when not given.", _is_number,
+            env=env_number),
     Setting("websocket_ping_timeout", "seconds", "30",
-            "See ``websocket_ping_interval``.", _is_number),
+            "See ``websocket_ping_interval``.", _is_number, env=env_number),
     Setting("websocket_write_timeout", "seconds", "10",
             "How long a WebSocket write may wait for a client that does not read before the "
             "connection is dropped (WSGI servers; see docs/websockets.rst, Backpressure).",
-            _is_number),
+            _is_number, env=env_number),
     Setting("request_timeout", "seconds", "60",
             "A request running longer is answered 504 (Mongrel2).", _is_number, env=env_number),
     Setting("shutdown_timeout", "seconds", "30",
@@ -300,7 +302,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
 
 def describe(config: Mapping[str, Any]) -> str:
     """`name=value, ...` for a log line, secrets masked."""
-    return ", ".join(f"{name}={'***' if SETTINGS_BY_NAME[name].secret else value!r}"
+    return ", ".join(f"{name}={'***' if SETTINGS_BY_NAME[name].secret else repr(value)}"
                      for name, value in sorted(config.items()) if name in SETTINGS_BY_NAME)
 
 

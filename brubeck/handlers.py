@@ -227,9 +227,11 @@ class MessageHandler:
         Brubeck 0.4 answered 500 then (its default status, "earn success"); a
         handler that produced nothing still does.
         """
-        if not self._status_set and (getattr(self, "body", None) or
-                                     any(key not in _OWN_KEYS for key in self._payload)):
+        if self._status_set:
+            return
+        if getattr(self, "body", None) or any(key not in _OWN_KEYS for key in self._payload):
             self.set_status(self._SUCCESS_CODE)
+        self._status_set = True  # decided: a JSON body made from the payload is not "produced"
 
     @property
     def status_code(self) -> int:
@@ -487,7 +489,8 @@ class WebMessageHandler(MessageHandler):
     def get_argument(self, name: str, default: str | None = None, strip: bool = True) -> Any:
         return self.message.get_argument(name, default=default, strip=strip)
 
-    def get_arguments(self, name: str, strip: bool = True) -> list[str]:
+    def get_arguments(self, name: str, strip: bool = True) -> list[str] | None:
+        """Every value of `name`, or None when absent (0.4's contract)."""
         return self.message.get_arguments(name, strip=strip)
 
     # -- cookies --------------------------------------------------------------------
