@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .. import concurrency
+from ..concurrency import GreenEvent
 
 log = logging.getLogger("brubeck.pubsub")
 
@@ -107,6 +108,8 @@ class Channel:
         self.complete_from: StreamId = ZERO  # the buffer holds every message after this id
         self.trimmed: StreamId = ZERO        # messages up to this id may be gone from the store
         self.promised: StreamId = ZERO       # the store has ids up to here (maybe not read yet)
+        self.asking: GreenEvent | None = None  # set when the store has answered `promised`
+        self.loading: GreenEvent | None = None  # set once `Bus._load` has filled the buffer
         self.news = concurrency.active().Event()
         self.watchers: list[Callable[[Message], None]] = []
         self.users = 0                       # waits and subscriptions in progress
@@ -155,6 +158,8 @@ class Bus:
     `channels`, `_load` (a channel's recent history, when first followed) and,
     if its store can hold more than the buffer, `_fetch` and `_store_last`.
     """
+
+    url = ""  # where it connects, as given (without the bus's own options)
 
     def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
         if not isinstance(maxlen, int) or isinstance(maxlen, bool) or maxlen < 1:
@@ -259,10 +264,21 @@ class Bus:
         if found is None:
             if not isinstance(name, str) or not name:
                 raise ValueError(f"a channel is a non-empty str, got {name!r}")
-            found = Channel(name, self.maxlen)
-            self._load(found)
-            self._channels[name] = found
+            found = self._channels[name] = Channel(name, self.maxlen)
+            loading = found.loading = concurrency.active().Event()
+            try:  # may do I/O: whoever comes meanwhile waits for this one channel
+                self._load(found)
+            except BaseException:
+                del self._channels[name]
+                raise
+            finally:
+                found.loading = None
+                loading.set()
             self._followed(found)
+        elif found.loading is not None:
+            found.loading.wait(30)
+            if found.loading is not None or name not in self._channels:
+                raise RuntimeError(f"pubsub: channel {name!r} could not be loaded")
         found.used = time.monotonic()
         return found
 
@@ -274,7 +290,7 @@ class Bus:
         """Messages after `key`: from the buffer, else from the store; Gap if gone."""
         if key >= channel.last:
             if key > channel.last and key > channel.promised:
-                channel.promised = max(channel.promised, self._store_last(channel))
+                self._ask_store(channel)
                 if key > channel.promised:  # an id this stream never gave out
                     raise Gap(channel.name, format_id(key), format_id(channel.promised))
             return []
@@ -283,6 +299,22 @@ class Bus:
         if key >= channel.complete_from:
             return channel.buffered_after(key)
         return self._fetch(channel, key)
+
+    def _ask_store(self, channel: Channel) -> None:
+        """Update `promised` from the store: one question at a time, the others wait for it.
+
+        (A message just published on another worker, not read here yet, is
+        behind the id of every client that already saw it: hundreds may ask.)
+        """
+        if channel.asking is not None:
+            channel.asking.wait(30)
+            return
+        channel.asking = concurrency.active().Event()
+        try:
+            channel.promised = max(channel.promised, self._store_last(channel))
+        finally:
+            asked, channel.asking = channel.asking, None
+            asked.set()
 
     def _idle_channels(self) -> list[Channel]:
         now = time.monotonic()

@@ -69,12 +69,15 @@ class RedisBus(Bus):
     """Channels are Redis streams under `prefix`; each keeps its newest `maxlen` messages."""
 
     def __init__(self, url: str, maxlen: int = 1000, prefix: str = "brubeck:pubsub:",
-                 block_ms: int = 5000) -> None:
+                 block_ms: int = 5000, connections: int = 50) -> None:
         super().__init__(maxlen)
         self.url = url
         self.prefix = prefix
         self.block_ms = block_ms
-        self.client = redis.Redis.from_url(url, decode_responses=True)
+        # Publishers beyond `connections` wait for a free one (green), never fail.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=connections, timeout=30, decode_responses=True)
+        self.client = redis.Redis(connection_pool=pool)
         self.reads = 0  # XREADs the reader has issued, for the tests and the curious
         self._closed = False
         self._reader: Any = None
@@ -183,12 +186,12 @@ class RedisBus(Bus):
     def _read_once(self) -> None:
         for idle in self._idle_channels():
             del self._channels[idle.name]
-        if not self._channels:
+        names = [name for name, channel in self._channels.items() if channel.loading is None]
+        if not names:
             self._added.clear()
             self._added.wait(self.block_ms / 1000)
             return
         connection = self._reader_connection()
-        names = list(self._channels)
         positions = [format_id(self._channels[name].last) for name in names]
         self._in_read = True
         try:
@@ -209,7 +212,8 @@ class RedisBus(Bus):
     def _reader_connection(self) -> Any:
         """The reader's own connection (not the pool's), and its CLIENT ID for unblocking."""
         if self._connection is None:
-            connection: Any = self.client.connection_pool.make_connection()
+            pool = self.client.connection_pool
+            connection: Any = pool.connection_class(**pool.connection_kwargs)
             connection.socket_timeout = self.block_ms / 1000 + 10  # a dead server, not a quiet one
             connection.connect()
             connection.send_command("CLIENT", "ID")
