@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import os
 import sys
+import sysconfig
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -187,16 +188,20 @@ def warn_mixed_setup(name: str) -> None:
 
 
 def _importers_of(package: str, most: int = 3) -> list[str]:
-    """Modules outside `package` and Brubeck that hold it or one of its names."""
+    """The app's modules (not Brubeck's, the standard library's or installed packages')
+    that hold `package` or one of its names."""
     prefix = package + "."
+    libraries = tuple({path for key, path in sysconfig.get_paths().items()
+                       if key in ("stdlib", "platstdlib", "purelib", "platlib")})
     found: list[str] = []
     for module_name, module in list(sys.modules.items()):
-        if module_name == package or module_name.startswith((prefix, "brubeck.")) or \
-                module is None:
+        if module_name == package or module_name.startswith((prefix, "brubeck.")):
             continue
         try:
+            if str(module.__file__ or libraries[0]).startswith(libraries):
+                continue
             values = list(vars(module).values())
-        except TypeError:
+        except Exception:  # no file (built in), no attributes, or a lazy module's surprise
             continue
         for value in values:
             origin = _origin(value)

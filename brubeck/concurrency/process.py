@@ -73,8 +73,9 @@ def bind(host: str, port: int, make_socket: SocketFactory = socket.socket) -> An
         sock.listen(LISTEN_BACKLOG)
     except OSError as error:
         sock.close()
-        reason = error.strerror or str(error)
-        raise ListenError(error.errno, f"cannot listen on {host}:{port}: {reason}") from None
+        refused = ListenError(f"cannot listen on {host}:{port}: {error.strerror or error}")
+        refused.errno = error.errno  # EADDRINUSE, EACCES...: for callers that tell them apart
+        raise refused from None
     return sock
 
 
