@@ -108,8 +108,9 @@ def _wait_answering(url: str, proc: subprocess.Popen[bytes], output: Path,
 @contextlib.contextmanager
 def serve(tmp_path: Path, transport: str = "wsgi", target: str = APP,
           args: tuple[str, ...] = (), m2_options: dict[str, Any] | None = None,
-          port: int | None = None, **env: str) -> Iterator[Served]:
-    """`brubeck serve target` over `transport`; `env` adds to the process environment."""
+          port: int | None = None, workers: int = 1, **env: str) -> Iterator[Served]:
+    """`brubeck serve target` over `transport`; `env` adds to the process environment.
+    Behind Mongrel2, `workers` worker processes share its handler sockets."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     output = tmp_path / f"server-{transport}-{time.monotonic_ns()}.log"
     base_env = python_env(BRUBECK_CONCURRENCY=concurrency.active().name, **env)
@@ -125,9 +126,13 @@ def serve(tmp_path: Path, transport: str = "wsgi", target: str = APP,
             base_env["BRUBECK_CONNECTION"] = m2.connection_url
             url = m2.url
         log_file = stack.enter_context(output.open("wb"))
-        proc = subprocess.Popen(command, env=base_env, cwd=ROOT, stdout=log_file,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        proc.leads_group = True  # type: ignore[attr-defined]  (read by `stop`)
-        stack.callback(stop, proc)
-        _wait_answering(url, proc, output)
-        yield Served(url, proc, output, m2)
+        procs = []
+        for _ in range(workers if m2 is not None else 1):
+            proc = subprocess.Popen(command, env=base_env, cwd=ROOT, stdout=log_file,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc.leads_group = True  # type: ignore[attr-defined]  (read by `stop`)
+            stack.callback(stop, proc)
+            procs.append(proc)
+        for proc in procs:
+            _wait_answering(url, proc, output)
+        yield Served(url, procs[0], output, m2, {"procs": procs})
