@@ -55,6 +55,7 @@ class Worker:
         self.ready_at: float | None = None  # counted up by the supervisor
         self.retired = False
         self.kill_at: float | None = None  # SIGKILL past this, once SIGTERMed
+        self.killed = False  # SIGKILLed for not being ready in time
 
     @property
     def ident(self) -> str:

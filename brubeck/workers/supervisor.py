@@ -262,7 +262,8 @@ class Supervisor:
                 log.warning("worker %s ready (pid %d) in %d ms", worker.ident, worker.pid,
                             round((now - worker.started) * 1000))
                 self._forget_pipe(worker)
-            elif now - worker.started > self.ready_timeout:
+            elif now - worker.started > self.ready_timeout and not worker.killed:
+                worker.killed = True
                 log.error("worker %s (pid %d) not ready after %g s: SIGKILL", worker.ident,
                           worker.pid, self.ready_timeout)
                 worker.proc.kill()
