@@ -18,6 +18,7 @@ disconnect. The send API is `sender.ReplySender`'s, spooled uploads are
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -29,7 +30,7 @@ from ..errors import HTTPError, loggable
 from ..request import Request
 from ..response import Response, http_bytes, plain_response, refuse
 from . import websocket, wire
-from .sender import ReplySender
+from .sender import FINAL, PART, ReplySender
 from .uploads import UploadSpool, UploadStore, upload_state
 from .websocket import WebSockets
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("brubeck.mongrel2")
 
+RECEIVE_BATCH = 1000  # messages read before the receiver lets requests run
 READY, BYE = b"READY", b"BYE"  # to the dispatcher (and BYE back: nothing new will come)
 DISPATCHED_LINGER = 5.0  # seconds a closing worker's DEALER may take to flush its replies
 
@@ -73,6 +75,8 @@ class Mongrel2Connection(ReplySender):
         self._stopping: Any = None
         self._idle: Any = None
         self._running = 0
+        self._outbox: list[tuple[bytes, bool]] = []
+        self._batching = False  # True while run() owns the sockets
         self._websockets = WebSockets(self)
 
     def __repr__(self) -> str:
@@ -117,6 +121,7 @@ class Mongrel2Connection(ReplySender):
             pub.setsockopt(zmq.LINGER, 2000)  # let the last replies out on close
         self._dispatched = bool(self.dispatcher_addr)
         self._pub = pub
+        self._batching = True
         self._stopping = backend.Event()
         self._idle = backend.Event()
         self._idle.set()
@@ -156,6 +161,8 @@ class Mongrel2Connection(ReplySender):
             log.info("worker %d stopped", os.getpid())
         finally:
             self._restore_signals(previous)
+            self._flush()
+            self._batching = False
             pull.close()
             pub.close()
             self._pub = None
@@ -231,15 +238,27 @@ class Mongrel2Connection(ReplySender):
     def _receive(self, pull: Any, zmq: Any) -> None:
         """Read every waiting message before yielding, then block for more.
 
-        A green `recv()` returns a queued message without yielding to the hub,
-        and dispatching only spawns, so this loop empties the queue first.
+        Waiting messages are read by plain pyzmq with NOBLOCK: the green
+        `recv()` would ask the socket's state after each one. Only an empty
+        queue takes the green `recv()`, which parks this greenlet until more
+        arrive. Dispatching only spawns, so the queue is emptied before any
+        request runs (up to `RECEIVE_BATCH` at a time, then others get a turn).
         """
+        recv, again, noblock = _plain().recv, zmq.Again, zmq.NOBLOCK
+        dispatch, pause = self._dispatch, self._app.backend.sleep
         try:
             while not self._stopping.is_set():
+                try:
+                    for _ in range(RECEIVE_BATCH):
+                        dispatch(recv(pull, noblock))
+                    pause(0)
+                    continue
+                except again:
+                    pass
                 self._waiting = True
                 frame = pull.recv()
                 self._waiting = False
-                self._dispatch(frame)
+                dispatch(frame)
         finally:
             self._receiver_done.set()
 
@@ -358,6 +377,49 @@ class Mongrel2Connection(ReplySender):
                       _Safe(request.path), self._app.request_timeout)
             return plain_response(504)
 
+    # -- replies leave in batches ---------------------------------------------------
+
+    def _publish(self, frame: bytes, final: bool = True) -> None:
+        """Queue a reply: those made in one turn of the event loop leave together.
+
+        One ZeroMQ send per reply woke the I/O thread per reply and was most
+        of the worker's time; `_flush` sends the turn's replies in one go.
+        """
+        if not self._batching:  # not in run(): a socket given by hand, or none
+            super()._publish(frame, final)
+            return
+        if not self._outbox:
+            self._app.backend.spawn(self._flush)
+        self._outbox.append((frame, final))
+
+    def _flush(self) -> None:
+        """Send the queued replies, in order.
+
+        Direct to Mongrel2: one multipart message per sender UUID, whose parts
+        Mongrel2 reads as separate replies (a SUB filters on the first part, so
+        parts never mix senders), sent by plain pyzmq: a PUB never blocks (it
+        drops past its HWM) and nothing waits on its events. To a dispatcher:
+        each reply its own F/S message, back to back, through the green socket
+        (the receiver waits on the same DEALER, and a plain send could take
+        the readable edge it waits for).
+        """
+        out, self._outbox = self._outbox, []
+        pub = self._pub
+        if not out or pub is None:
+            return
+        if self._dispatched:
+            for frame, final in out:
+                pub.send_multipart((FINAL if final else PART, frame))
+            return
+        send, more = _plain().send, self._app.backend.zmq.SNDMORE
+        groups: dict[bytes, list[bytes]] = {}
+        for frame, _ in out:
+            groups.setdefault(frame[:frame.find(b" ")], []).append(frame)
+        for frames in groups.values():
+            for frame in frames[:-1]:
+                send(pub, frame, more)
+            send(pub, frames[-1])
+
     def _abandon(self) -> None:
         """Drain timed out: tell every client still waiting, rather than hang them."""
         busy = [r for requests in self._inflight.values() for r in requests]
@@ -365,6 +427,15 @@ class Mongrel2Connection(ReplySender):
                   self.drain_timeout)
         for request in busy:
             self.reply(request, plain_response(503, headers={"Connection": "close"}))
+
+
+@functools.cache
+def _plain() -> Any:
+    """pyzmq's own socket class under both backends' green ones: its methods, called on a
+    green socket, skip the green wrapper (imported here: only Mongrel2 needs pyzmq)."""
+    import zmq
+
+    return zmq.backend.Socket
 
 
 class _Safe:
