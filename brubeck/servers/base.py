@@ -74,6 +74,11 @@ class Connections:
             connection._hang_up()
         for connection in busy:
             connection.close_connection = True
+            if connection.on_drain is not None:
+                try:
+                    connection.on_drain()
+                except Exception as error:  # the drain goes on regardless
+                    log.warning("%s: on_drain failed: %r", connection.client_address, error)
         while self.busy and shutdown.remaining() > 0:
             sleep(0.05)
         stragglers = list(self.busy)
@@ -97,6 +102,9 @@ class HardenedConnection:
     _head_timer: Any = None
     _sock: Any = None
     _answering = False  # the app has started its response: too late for a 503
+    #: Called when a drain begins while this connection is busy: a WebSocket that
+    #: holds it sets one to send its 1001 close ("going away").
+    on_drain: Callable[[], Any] | None = None
 
     def _open(self, sock: Any, timer: Callable[[float, BaseException], Any]) -> None:
         """A new connection: no Nagle, the head timer it keeps for every request, and
