@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from .config import ConfigError
-from .errors import BadRequest, InvalidFields, RequestTooLarge
+from .errors import BadRequest, InvalidFields, RequestTooLarge, reason_phrase
 from .fields import input_keys, owner_only, owner_only_fields, read_only, read_only_fields
 from .handlers import JSONMessageHandler, to_json
 from .queryset.base import AbstractQueryset, ConflictException, FourOhFourException, Status
@@ -102,6 +102,8 @@ class AutoAPIBase(JSONMessageHandler):
     one `{id, status, href}` per id, and a list adds `paging`. Several ids with
     different outcomes answer 207. Invalid input answers 400 with `errors`, a
     refusal 401 or 403, a POST of a taken id 409; none of them writes anything.
+    `render(hide_status=True)` sends only `data`, each item then carrying its
+    own `status_code` and `status_msg`, as in 0.4 (a model field of that name wins).
     """
 
     model: ClassVar[type[BaseModel]]
@@ -406,13 +408,33 @@ class AutoAPIBase(JSONMessageHandler):
     def href(self, iid: Any) -> str:
         return f"{self.url}{iid}/"
 
+    def render(self, status_code: int | None = None, *, hide_status: bool = False,
+               **kwargs: Any) -> Response:
+        """As `JSONMessageHandler.render`; with `hide_status`, status goes into each item."""
+        if hide_status:
+            self._stamp_items()
+        return super().render(status_code, hide_status=hide_status, **kwargs)
+
+    def _stamp_items(self) -> None:
+        """Give each item of `data` its own status_code and status_msg (0.4's shape)."""
+        data = self._payload.get(self._PAYLOAD_DATA)
+        codes = getattr(self, "_item_codes", ())
+        items = data if isinstance(data, list) else [data]
+        for item, code in zip(items, codes, strict=False):
+            if isinstance(item, dict):
+                item.setdefault(self._STATUS_CODE, code)
+                item.setdefault(self._STATUS_MSG,
+                                self._response_codes.get(code) or reason_phrase(code))
+
     def _reply_one(self, status: Status) -> Response:
         crud_status, item = status
+        self._item_codes = [self._HTTP_STATUS[crud_status]]
         self.add_to_payload(self._PAYLOAD_DATA, self.present(item))
         return self.render(status_code=self._HTTP_STATUS[crud_status])
 
     def _reply_list(self, statuses: list[Status], offset: int, limit: int,
                     more: bool) -> Response:
+        self._item_codes = [self._SUCCESS_CODE] * len(statuses)
         self.add_to_payload(self._PAYLOAD_DATA, [self.present(item) for _, item in statuses])
         following = f"{self.url}?offset={offset + limit}&limit={limit}" if more else None
         self.add_to_payload(self._PAYLOAD_PAGING,
@@ -428,6 +450,7 @@ class AutoAPIBase(JSONMessageHandler):
             report.append({"id": str(iid), "status": self._HTTP_STATUS[crud_status],
                            "href": self.href(iid)})
         codes = {entry["status"] for entry in report}
+        self._item_codes = [self._HTTP_STATUS[crud_status] for crud_status, _ in found]
         self.add_to_payload(self._PAYLOAD_DATA, [self.present(item) for _, item in found])
         self.add_to_payload(self._PAYLOAD_MULTISTATUS, report)
         return self.render(status_code=codes.pop() if len(codes) == 1 else self._MULTI_CODE)

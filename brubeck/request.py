@@ -102,14 +102,18 @@ def decode_path(raw_path: str | bytes) -> str:
 
 
 def parse_query(query: str, max_fields: int) -> dict[str, list[str]]:
-    """Parse `a=1&b=2` into lists of values; invalid UTF-8 or too many fields is a 400."""
+    """Parse `a=1&b=2` into lists of values; invalid UTF-8 or too many fields is a 400.
+
+    Blank values (`?name=`) are left out, as Brubeck 0.4 did: its apps rely on
+    `get_argument('name', 'dude')` falling back to the default for an empty field.
+    """
     arguments: dict[str, list[str]] = {}
     if not query:
         return arguments
     check_percent_encoding(query, "Arguments")
     try:
         pairs = parse_qsl(
-            query, keep_blank_values=True, encoding="utf-8", errors="strict",
+            query, keep_blank_values=False, encoding="utf-8", errors="strict",
             max_num_fields=max_fields,
         )
     except UnicodeDecodeError:
@@ -275,8 +279,12 @@ class Request:
             merged.setdefault(name, []).extend(values)
         return merged
 
-    def get_arguments(self, name: str, strip: bool = True) -> list[str]:
-        values = self.arguments.get(name, [])
+    def get_arguments(self, name: str, strip: bool = True) -> list[str] | None:
+        """Every value of argument `name`, or None when it is absent (0.4's contract;
+        `request.arguments.get(name, [])` for a list either way)."""
+        values = self.arguments.get(name)
+        if values is None:
+            return None
         return [value.strip() for value in values] if strip else list(values)
 
     def get_argument(self, name: str, default: str | None = None, strip: bool = True) -> str | None:
@@ -299,6 +307,11 @@ class Request:
         if self.content_type != "multipart/form-data":
             return {}
         return self._multipart[1]
+
+    @property
+    def uploads(self) -> dict[str, list[dict[str, Any]]]:
+        """`files` on a multipart/form-data request, else {}."""
+        return self._multipart[1] if self.content_type == "multipart/form-data" else {}
 
     @cached_property
     def _multipart(self) -> tuple[dict[str, list[str]], dict[str, list[dict[str, Any]]]]:

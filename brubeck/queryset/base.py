@@ -9,6 +9,10 @@ while the `_one` forms raise `FourOhFourException` for a missing id.
 Backends implement four methods (`create_many`, `read_all`, `read_many`,
 `destroy_many`); everything else is derived here, and may be overridden for speed
 (or, for `insert_many`, for atomicity: the derived one checks, then writes).
+
+Those answer 0.4's `(status, item)` pairs, which AutoAPI reports from. Code of
+your own may prefer the plain forms, items in and items out: `all()`,
+`page(offset, limit)`, `get(id)`, `save(item)`, `delete(id)`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
+
+from .. import concurrency
 
 M = TypeVar("M", bound=BaseModel)
 Status = tuple[str, Any]  # (one of the MSG_* constants, model instance or missing id)
@@ -74,6 +80,17 @@ class AbstractQueryset(Generic[M]):
     def prepare(self) -> None:
         """Called once bound: create tables and the like."""
 
+    def blocking_backend(self) -> Any:
+        """The backend that runs this store's blocking calls in a native thread.
+
+        The one `bind` was given; else, in a process a backend made green, that
+        backend (bound from then on), so a queryset a handler uses on its own
+        never blocks the loop; else None: a plain script, with no loop to block.
+        """
+        if self.backend is None and concurrency.patched_by() is not None:
+            self.backend = concurrency.active()
+        return self.backend
+
     # -- helpers for backends ---------------------------------------------------------
 
     def key(self, item_or_id: Any) -> str:
@@ -113,6 +130,30 @@ class AbstractQueryset(Generic[M]):
 
     def destroy(self, ids: Any) -> Status | list[Status]:
         return self.destroy_many(ids) if isinstance(ids, list) else self.destroy_one(ids)
+
+    # -- the plain API: items in, items out -------------------------------------------
+
+    def all(self) -> list[M]:
+        """Every stored item, in the store's order (`read_all()` without the statuses)."""
+        return [item for _, item in self.read_all()]
+
+    def page(self, offset: int = 0, limit: int = 100) -> list[M]:
+        """At most `limit` items from `offset` on, in an order stable between calls."""
+        return [item for _, item in self.read_page(offset, limit)]
+
+    def get(self, iid: Any) -> M | None:
+        """The item with id `iid`, or None."""
+        status, item = self.read_many([iid])[0]
+        return item if status == self.MSG_OK else None
+
+    def save(self, item: M) -> bool:
+        """Store `item`, replacing any with its id; True when it was new."""
+        return bool(self.create_many([item])[0][0] == self.MSG_CREATED)
+
+    def delete(self, iid: Any) -> M | None:
+        """Delete the item with id `iid`: the deleted item, or None if there was none."""
+        status, item = self.destroy_many([iid])[0]
+        return item if status == self.MSG_OK else None
 
     # -- what a backend implements ----------------------------------------------------
 

@@ -4,10 +4,12 @@ One table per model, `(id TEXT PRIMARY KEY, doc TEXT)`, the doc being the
 model's JSON: the key-value shape 0.4's querysets assumed. A bulk write or
 delete is one `BEGIN IMMEDIATE` transaction, so it lands whole or not at all.
 
-sqlite3 blocks in C, so once a concurrency backend is bound (`register_api`
-does it) every call runs in the backend's native thread pool (`run_in_thread`)
-and the event loop keeps serving. Connections are handed out through the
-backend's green Queue, so one connection is never used by two threads at once.
+sqlite3 blocks in C, so in a process a concurrency backend made green (any
+Brubeck app; `register_api` binds it up front, and a queryset used on its own
+binds it on its first call) every call runs in the backend's native thread pool
+(`run_in_thread`) and the event loop keeps serving. Connections are handed out
+through the backend's green Queue, so one connection is never used by two
+threads at once.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class SQLiteQueryset(AbstractQueryset[M]):
     def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work(connection)` on a free connection, in a native thread if we can."""
         if self._idle is None:
-            self._idle = (self.backend.Queue if self.backend else queue.Queue)()
+            backend = self.blocking_backend()
+            self._idle = (backend.Queue if backend else queue.Queue)()
             self._opened = 0
         idle = self._idle
         if idle.empty() and self._opened < self.size:
@@ -76,7 +79,8 @@ class SQLiteQueryset(AbstractQueryset[M]):
         return result
 
     def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        return self.backend.run_in_thread(fn, *args) if self.backend else fn(*args)
+        backend = self.blocking_backend()
+        return backend.run_in_thread(fn, *args) if backend else fn(*args)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
