@@ -62,6 +62,9 @@ _KINDS = {b"WEBSOCKET": FRAME, b"JSON": FRAME}
 
 #: Messages read from one socket before the others get a turn.
 BATCH = 256
+# Plain ints: pyzmq's flag enums cost an object per `|` on the per-message path.
+_NOBLOCK = int(zmq.NOBLOCK)
+_NOBLOCK_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 UNAVAILABLE = http_bytes(plain_response(
     503, headers={"Retry-After": "1", "Connection": "close"}), "GET")
 
@@ -302,7 +305,7 @@ class Dispatcher:
         recv, route = self._pull.recv, self._route
         for _ in range(BATCH):
             try:
-                frame = recv(zmq.NOBLOCK)
+                frame = recv(_NOBLOCK)
             except zmq.Again:
                 return
             try:
@@ -365,7 +368,9 @@ class Dispatcher:
     def _send(self, worker: _Worker, frame: bytes) -> bool:
         """Hand `frame` to `worker`; False (and the worker stops serving) if it is gone."""
         try:
-            self._router.send_multipart((worker.ident, frame), zmq.NOBLOCK)
+            send = self._router.send
+            send(worker.ident, _NOBLOCK_MORE)
+            send(frame, _NOBLOCK)
             return True
         except zmq.ZMQError:
             if worker.ready:
@@ -418,7 +423,7 @@ class Dispatcher:
         recv = self._router.recv_multipart
         for _ in range(BATCH):
             try:
-                parts = recv(zmq.NOBLOCK)
+                parts = recv(_NOBLOCK)
             except zmq.Again:
                 return
             try:
@@ -526,8 +531,9 @@ class Dispatcher:
         self._unserve(worker)
         answered = self._answer_all(lambda hold: hold.worker is worker)
         self.counts["lost"] += answered
-        log.warning("dispatcher: worker %s lost: answered %d requests it held (503, or a"
-                    " close for a stream)", _name(ident), answered)
+        log.log(logging.WARNING if answered else logging.INFO,
+                "dispatcher: worker %s lost: answered %d requests it held (503, or a close"
+                " for a stream)", _name(ident), answered)
         return answered
 
     def _answer_all(self, chosen: Callable[[_Hold], bool]) -> int:
