@@ -22,6 +22,7 @@ from . import Middleware
 
 log = logging.getLogger("brubeck.access")
 
+TEXT_FORMAT = '%s "%s %s" %d %dB %.1fms id=%s'
 #: Values the `access_log` setting takes, after the environment's words are read.
 FORMATS = ("text", "json")
 
@@ -47,6 +48,11 @@ def configure(json_lines: bool) -> None:
         log.propagate = False
 
 
+def _safe(text: str) -> str:
+    """`loggable(text)`, without its per-character work for the usual printable text."""
+    return text if text.isprintable() else loggable(text)
+
+
 def elapsed_ms(message: Request) -> float:
     """Milliseconds since `Brubeck.handle` took the request."""
     started: float = vars(message).get("started", time.perf_counter())
@@ -67,12 +73,15 @@ class AccessLog(Middleware):
         duration = round(elapsed_ms(message), 2)
         size = response.body_size(message.method)
         request_id = fields.get("request_id") or "-"
+        args: tuple[Any, ...] = ()
         if self.json_lines:
-            log.info(json.dumps({
+            text = json.dumps({
                 "remote": message.remote_addr, "method": message.method,
                 "path": message.path, "status": response.status_code, "bytes": size,
-                "duration_ms": duration, "request_id": request_id}))
+                "duration_ms": duration, "request_id": request_id})
         else:
-            log.info('%s "%s %s" %d %dB %.1fms id=%s', loggable(message.remote_addr or "-"),
-                     loggable(message.method), loggable(message.path), response.status_code,
-                     size, duration, request_id)
+            text, args = TEXT_FORMAT, (_safe(message.remote_addr or "-"), _safe(message.method),
+                                       _safe(message.path), response.status_code, size,
+                                       duration, request_id)
+        # makeRecord, not log.info: the caller's file and line (a stack walk) say nothing here.
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, text, args, None))

@@ -10,8 +10,8 @@ log line) is replaced by a fresh random one.
 
 from __future__ import annotations
 
-import os
 import re
+from random import getrandbits
 from typing import Any
 
 from ..request import Request
@@ -29,8 +29,9 @@ def valid_request_id(value: str) -> bool:
 
 
 def new_request_id() -> str:
-    """32 random hex digits (128 bits, as a UUID4 has)."""
-    return os.urandom(16).hex()
+    """32 random hex digits (128 bits, as many as a UUID4). Not a secret, so not from
+    os.urandom, a system call that costs more than the rest of this middleware."""
+    return f"{getrandbits(128):032x}"
 
 
 def request_id(message: Request) -> str | None:
