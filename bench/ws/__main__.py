@@ -4,8 +4,9 @@
     python -m bench.ws --rounds 3 --seconds 5 --servers 'brubeck-gevent-*,tornado'
 
 Each server runs as its own process(es) on a free loopback port: Brubeck on
-{gevent, eventlet} x {its WSGI server, Mongrel2 with one worker behind the
-dispatcher}, Tornado 6 and the `websockets` library's asyncio server. The load is
+{gevent, eventlet} x {its WSGI server, Mongrel2 with one worker PULLing directly,
+and with one worker behind the dispatcher}, Tornado 6 and the `websockets`
+library's asyncio server. The load is
 bench/ws/client.py in this process. Odd rounds go through the servers in reverse.
 Ratios divide by Tornado's figure of the same round; results go to
 bench/results/ws.md and ws.json.
@@ -61,8 +62,10 @@ def _module(name: str):
 SERVERS = {
     "brubeck-gevent-wsgi": _brubeck_wsgi("gevent"),
     "brubeck-eventlet-wsgi": _brubeck_wsgi("eventlet"),
-    "brubeck-gevent-mongrel2": _brubeck_mongrel2("gevent"),
-    "brubeck-eventlet-mongrel2": _brubeck_mongrel2("eventlet"),
+    "brubeck-gevent-mongrel2": _brubeck_mongrel2("gevent", dispatcher=False),
+    "brubeck-eventlet-mongrel2": _brubeck_mongrel2("eventlet", dispatcher=False),
+    "brubeck-gevent-mongrel2-dispatcher": _brubeck_mongrel2("gevent"),
+    "brubeck-eventlet-mongrel2-dispatcher": _brubeck_mongrel2("eventlet"),
     "tornado": _module("tornado_app"),
     "websockets": _module("websockets_app"),
 }
@@ -168,8 +171,8 @@ def markdown(result: dict) -> str:
         f"client has it ({args['fan_rounds']} broadcasts, median). {args['rounds']} "
         f"round(s); ratios are against Tornado in the same round (median, range).", "",
         "| server | echo round trips/s | vs Tornado | fan-out to "
-        f"{args['fan_clients']}, ms (median) | vs Tornado |",
-        "|---|---:|---:|---:|---:|",
+        f"{args['fan_clients']}, ms (median) | vs Tornado | first client, ms |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, runs in samples.items():
         echo = [r["round_trips_per_s"] for r in runs]
@@ -179,7 +182,8 @@ def markdown(result: dict) -> str:
         lines.append(f"| {name}{flag} | {_cell(echo, ',.0f')} | "
                      f"{_cell(_ratios(samples, 'round_trips_per_s', name), '.2f')} | "
                      f"{_cell(fan, '.1f')} | "
-                     f"{_cell(_ratios(samples, 'fan_out_ms_median', name), '.2f')} |")
+                     f"{_cell(_ratios(samples, 'fan_out_ms_median', name), '.2f')} | "
+                     f"{_cell([r['first_ms_median'] for r in runs], '.1f')} |")
     lines.append("")
     goals = []
     if "brubeck-gevent-wsgi" in samples and BASELINE in samples:
@@ -187,8 +191,8 @@ def markdown(result: dict) -> str:
         goals.append(f"- Brubeck gevent (WSGI) above Tornado on echo: "
                      f"{'met' if ratio and statistics.median(ratio) > 1 else 'NOT met'} "
                      f"(ratio {_cell(ratio, '.2f')}).")
-    for name in ("brubeck-gevent-mongrel2", "brubeck-eventlet-mongrel2"):
-        if name in samples:
+    for name in samples:
+        if "mongrel2" in name:
             fan = [r["fan_out_ms_median"] for r in samples[name] if r["fan_out_ms_median"]]
             goals.append(f"- {name} fan-out to {args['fan_clients']} under 50 ms: "
                          f"{'met' if fan and statistics.median(fan) < 50 else 'NOT met'} "

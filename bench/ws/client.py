@@ -117,10 +117,12 @@ def echo(port: int, path: str, clients: int, seconds: float) -> dict:
 
 def fan_out(port: int, path: str, clients: int, rounds: int, settle: float = 1.0) -> dict:
     """`clients` connections in a room; one sends, the server relays to all: per round,
-    milliseconds from the send until the last client has the whole message."""
+    milliseconds from the send until the last client has the whole message (and until
+    the first has something: the rest of the spread is partly this loop reading)."""
     sockets = connect(port, path, clients)
     time.sleep(settle)  # every handler's open() has run
     times = []
+    firsts = []
     missing = 0
     with selectors.DefaultSelector() as selector:
         for sock in sockets:
@@ -131,10 +133,13 @@ def fan_out(port: int, path: str, clients: int, rounds: int, settle: float = 1.0
             got = {sock: b"" for sock in sockets}
             waiting = set(sockets)
             started = time.perf_counter()
+            first = None
             sockets[0].send(text_frame(payload))
             deadline = started + 10.0
             while waiting and time.perf_counter() < deadline:
                 for key, _ in selector.select(0.5):
+                    if first is None:
+                        first = time.perf_counter()
                     sock = key.fileobj
                     got[sock] += sock.recv(65536)
                     if sock in waiting and len(got[sock]) >= len(want):
@@ -143,6 +148,7 @@ def fan_out(port: int, path: str, clients: int, rounds: int, settle: float = 1.0
                 missing += len(waiting)
                 continue
             times.append((time.perf_counter() - started) * 1000)
+            firsts.append((first - started) * 1000)
             if any(data != want for data in got.values()):
                 raise RuntimeError("a client got something else than the broadcast")
             time.sleep(0.2)
@@ -151,4 +157,5 @@ def fan_out(port: int, path: str, clients: int, rounds: int, settle: float = 1.0
     return {"fan_out_ms_median": times[len(times) // 2] if times else None,
             "fan_out_ms_min": times[0] if times else None,
             "fan_out_ms_max": times[-1] if times else None,
+            "first_ms_median": sorted(firsts)[len(firsts) // 2] if firsts else None,
             "rounds": len(times), "missing": missing, "clients": clients}
