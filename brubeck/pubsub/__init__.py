@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from .. import concurrency
 from ..concurrency import GreenEvent
@@ -392,7 +392,7 @@ def connect(url: str = DEFAULT_URL, **options: Any) -> Bus:
     rest = "&".join(f"{k}={v}" for k, v in query if k not in ours)
     module, _, cls = target.partition(":")
     bus_class = getattr(importlib.import_module(module), cls)
-    bus: Bus = bus_class(urlunsplit(parts._replace(query=rest)), **options)
+    bus: Bus = bus_class(url.split("?", 1)[0] + (f"?{rest}" if rest else ""), **options)
     return bus
 
 

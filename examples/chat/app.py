@@ -3,12 +3,15 @@
     python examples/chat/app.py                       # http://127.0.0.1:8001, one process
     python examples/chat/run_mongrel2.py --workers 2  # Mongrel2 + Redis + 2 workers
 
-The page's script long-polls `/rooms/NAME/poll?since=ID`: the handler sleeps
-on the room's green Event until a message arrives or 30 s pass. Without
+The page's script opens a WebSocket, `/rooms/NAME/ws?since=ID`: news and who
+is typing are pushed to it, and messages are said through it. Where that fails
+it long-polls `/rooms/NAME/poll?since=ID` instead: the handler sleeps in
+`brubeck.pubsub`'s wait until a message arrives or 30 s pass. Without
 JavaScript the room shows a frame that reloads itself by meta refresh, and that
 reload is itself a long poll, so it returns the moment someone speaks.
-With `--redis URL` any number of worker processes share rooms through Redis
-pub/sub; over Mongrel2, waiting clients are answered with one bulk reply.
+With `--redis URL` any number of worker processes share rooms through
+brubeck.pubsub on Redis Streams; over Mongrel2, waiting clients are answered
+with one bulk reply.
 
 `/stats` (pid, memory, waiting clients) is for operators: it answers only
 `Authorization: Bearer TOKEN` with the token in `CHAT_STATS_TOKEN` (16+
@@ -18,6 +21,7 @@ characters); without that variable it is off.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import json
 import os
@@ -29,15 +33,18 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from brubeck import pubsub  # noqa: E402
 from brubeck.app import Brubeck  # noqa: E402
 from brubeck.connections import WSGIConnection  # noqa: E402
 from brubeck.errors import HTTPError  # noqa: E402
 from brubeck.handlers import WebMessageHandler  # noqa: E402
 from brubeck.response import Response  # noqa: E402
 from brubeck.templating import Jinja2Rendering, load_jinja2_env  # noqa: E402
+from brubeck.websocket import WebSocketClosed, WebSocketHandler  # noqa: E402
 
 POLL_TIMEOUT = float(os.environ.get("CHAT_POLL_TIMEOUT", "30"))
 NICK_COOKIE = "nick"
+TYPING = "chat-typing:"  # who is typing in room NAME: channel chat-typing:NAME
 STATS_TOKEN = "CHAT_STATS_TOKEN"
 MIN_TOKEN = 16
 
@@ -51,19 +58,21 @@ def stats_token() -> bytes | None:
     return token.encode() if token else None
 
 
-def poll_answer(room: Any, messages: list[dict], reset: bool) -> Response:
+def poll_answer(room: Any, messages: list[dict], reset: bool, since: str) -> Response:
     """What a long poll returns; identical bytes for everyone with the same `since`."""
-    body = json.dumps({"room": room.name, "messages": messages, "last": room.last_id,
+    last = messages[-1]["id"] if messages else (room.last_id if reset else since)
+    body = json.dumps({"room": room.name, "messages": messages, "last": last,
                        "reset": reset, "worker": os.getpid()}, separators=(",", ":"))
     return Response(body, 200, headers={"Content-Type": "application/json",
                                         "Cache-Control": "no-store"})
 
 
 class ChatHandler(WebMessageHandler, Jinja2Rendering):
-    """Shared helpers: the bus, the room from the URL, `since`, the nick."""
+    """Shared helpers: the rooms, the room from the URL, `since`, the nick."""
 
     @property
-    def bus(self) -> Any:
+    def rooms(self) -> Any:
+        """hub.Rooms on the app's pubsub bus."""
         return self.application.db_conn
 
     def room(self, name: str) -> Any:
@@ -71,13 +80,16 @@ class ChatHandler(WebMessageHandler, Jinja2Rendering):
 
         if not ROOM_NAME.match(name):
             raise HTTPError(404, log_message=f"bad room name {name!r}")
-        return self.bus.room(name)
+        return self.rooms.room(name)
 
-    def since(self) -> int:
+    def since(self) -> str:
+        """The `since` argument: a message id (ASCII digits, MS-SEQ; '²' is a digit too)."""
         text = self.get_argument("since", "0") or "0"
-        if not (text.isascii() and text.isdigit()) or len(text) > 18:  # '²' is a digit too
-            raise HTTPError(400, "since must be a message id")
-        return int(text)
+        try:
+            pubsub.parse_id(text)
+        except ValueError:
+            raise HTTPError(400, "since must be a message id") from None
+        return text
 
     def nick(self) -> str:
         return self.get_cookie(NICK_COOKIE, "") or ""
@@ -93,15 +105,16 @@ class IndexHandler(ChatHandler):
         if name is not None:  # the "go to room" form
             name = name.lower().replace(" ", "-")
             return self.redirect(f"/rooms/{self.room(name).name}", status_code=303)
-        return self.page("index.html", rooms=self.bus.room_names() or ["lobby"])
+        return self.page("index.html", rooms=self.rooms.room_names() or ["lobby"])
 
 
 class RoomHandler(ChatHandler):
-    """The room with JavaScript: history now, then a fetch loop for news."""
+    """The room with JavaScript: history now, then a WebSocket (or a long poll) for news."""
 
     def get(self, name: str) -> Any:
         room = self.room(name)
-        return self.page("room.html", room=room, messages=list(room.messages))
+        transport = "poll" if self.get_argument("transport") == "poll" else "websocket"
+        return self.page("room.html", room=room, messages=room.messages, transport=transport)
 
 
 class NoJSRoomHandler(ChatHandler):
@@ -118,7 +131,7 @@ class FeedHandler(ChatHandler):
         room = self.room(name)
         if self.get_argument("since") is not None:
             room.wait(self.since(), POLL_TIMEOUT)
-        return self.page("feed.html", room=room, messages=list(room.messages)[-50:])
+        return self.page("feed.html", room=room, messages=room.messages[-50:])
 
 
 class PollHandler(ChatHandler):
@@ -138,7 +151,7 @@ class PollHandler(ChatHandler):
             finally:
                 if parked:
                     replier.unpark(room, since, self.message)
-        return poll_answer(room, found, reset)
+        return poll_answer(room, found, reset, since)
 
 
 class MessagesHandler(ChatHandler):
@@ -146,7 +159,7 @@ class MessagesHandler(ChatHandler):
 
     def get(self, name: str) -> Any:
         room = self.room(name)
-        return poll_answer(room, list(room.messages), False)
+        return poll_answer(room, room.messages, False, "0")
 
     def post(self, name: str) -> Any:
         from hub import check_message
@@ -165,13 +178,93 @@ class MessagesHandler(ChatHandler):
             self.set_body(json.dumps({"error": str(error)}),
                           {"Content-Type": "application/json"}, 400)
             return self.render()
-        message = self.bus.post(room.name, nick, text)
+        message = self.rooms.post(room.name, nick, text)
         self.set_cookie(NICK_COOKIE, nick, path="/", max_age=365 * 86400, samesite="Lax")
         if wants_json:
             self.set_body(json.dumps(message), {"Content-Type": "application/json"}, 201)
             return self.render()
         back = "nojs" if self.get_argument("back") == "nojs" else ""
         return self.redirect(f"/rooms/{room.name}/{back}".rstrip("/"), status_code=303)
+
+
+class RoomSocket(WebSocketHandler):
+    """The room over a WebSocket: news and who is typing pushed, messages said.
+
+    The client connects with `since` (the last message it shows) and gets
+    everything after it, on whichever worker it lands; reconnecting with its
+    newest id loses nothing. It sends `{"type": "say", "nick", "text"}` and
+    `{"type": "typing", "nick"}`; it receives `hello` (this worker's pid),
+    `messages` (`reset` when it must start over) and `typing`.
+    """
+
+    def prepare(self) -> None:  # before the upgrade: a refusal is a plain 404 or 400
+        from hub import ROOM_NAME
+
+        name = self.message.path.split("/")[2]
+        if not ROOM_NAME.match(name):
+            raise HTTPError(404, log_message=f"bad room name {name!r}")
+        self.since = self.get_argument("since", "0") or "0"
+        try:
+            pubsub.parse_id(self.since)
+        except ValueError:
+            raise HTTPError(400, "since must be a message id") from None
+
+    def open(self, name: str) -> None:
+        rooms = self.application.db_conn
+        self.room = rooms.room(name)
+        feeds = [rooms.bus.subscribe(self.room.channel, after=self.since),
+                 rooms.bus.subscribe(TYPING + name)]
+        self.write_message({"type": "hello", "worker": os.getpid()})  # listening now
+        spawn = self.application.backend.spawn
+        pumps = [spawn(self.push_messages, feeds[0]), spawn(self.push_typing, feeds[1])]
+        try:
+            while (said := self.receive()) is not None:
+                self.heard(said)
+        finally:
+            for feed in feeds:
+                feed.close()
+            for pump in pumps:
+                pump.kill()
+
+    def heard(self, said: str | bytes) -> None:
+        from hub import check_message
+
+        try:
+            data = json.loads(said)
+            kind = data["type"]
+            nick, text = check_message(data.get("nick"), data.get("text", "..."))
+        except (ValueError, TypeError, KeyError) as error:
+            self.write_message({"type": "error", "error": str(error)})
+            return
+        rooms = self.application.db_conn
+        if kind == "say":
+            rooms.post(self.room.name, nick, text)
+        elif kind == "typing":
+            rooms.bus.publish(TYPING + self.room.name, nick)
+
+    def push_messages(self, feed: pubsub.Subscription) -> None:
+        from hub import decode
+
+        while not self.closed:
+            try:
+                message = feed.get(timeout=10)
+            except pubsub.Gap:  # too far behind: the room's history, and start over
+                self.push(self.room.messages, True, self.room.last_id)
+                continue
+            if message is not None:
+                self.push([decode(message)], False, message.id)
+
+    def push(self, messages: list[dict], reset: bool, last: str) -> None:
+        with contextlib.suppress(WebSocketClosed):
+            self.write_message({"type": "messages", "messages": messages, "reset": reset,
+                                "last": last})
+
+    def push_typing(self, feed: pubsub.Subscription) -> None:
+        while not self.closed:
+            message = feed.get(timeout=10)
+            if message is not None:
+                with contextlib.suppress(WebSocketClosed):
+                    self.write_message({"type": "typing", "nick": message.data})
 
 
 def rss_kib() -> int:
@@ -197,8 +290,8 @@ class StatsHandler(ChatHandler):
         if not hmac.compare_digest(given, b"Bearer " + token):
             raise HTTPError(403, f"/stats needs Authorization: Bearer <{STATS_TOKEN}>")
         replier = getattr(self.application, "bulk_replier", None)
-        stats = {"worker": os.getpid(), "bus": self.bus.name, "rss_kib": rss_kib(),
-                 "waiting": {name: room.waiting for name, room in self.bus.rooms.items()},
+        stats = {"worker": os.getpid(), "bus": self.rooms.name, "rss_kib": rss_kib(),
+                 "waiting": {name: room.waiting for name, room in self.rooms.rooms.items()},
                  "bulk_messages": replier.sent_messages if replier else None}
         self.set_body(json.dumps(stats), {"Content-Type": "application/json",
                                           "Cache-Control": "no-store"})
@@ -213,6 +306,7 @@ ROUTES = [
     (r"^/rooms/([^/]+)/feed$", FeedHandler),
     (r"^/rooms/([^/]+)/poll$", PollHandler),
     (r"^/rooms/([^/]+)/messages$", MessagesHandler),
+    (r"^/rooms/([^/]+)/ws$", RoomSocket),
 ]
 
 
@@ -224,16 +318,16 @@ def template_loader() -> Any:
 
 
 def make_app(redis_url: str | None = None, msg_conn: Any = None) -> Brubeck:
-    """The chat app; with `redis_url`, rooms are shared with every other worker."""
+    """The chat app; with `redis_url` (or BRUBECK_PUBSUB_URL), rooms are shared with
+    every other worker."""
     from bulk import BulkReplier, adopt
-    from hub import open_bus
+    from hub import open_rooms
 
     app = Brubeck(msg_conn=msg_conn, handler_tuples=ROUTES, base_handler=ChatHandler,
                   template_loader=template_loader,
                   request_timeout=POLL_TIMEOUT + 30)
     app.stats_token = stats_token()
-    app.db_conn = bus = open_bus(redis_url)
-    bus.start()
+    app.db_conn = open_rooms(redis_url or os.environ.get(pubsub.ENV_VAR))
     connection = adopt(app.msg_conn)
     app.bulk_replier = BulkReplier(connection, poll_answer) if connection else None
     return app

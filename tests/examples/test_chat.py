@@ -110,14 +110,31 @@ def say(driver, nick: str, text: str) -> float:
     return time.monotonic()
 
 
-def test_two_people_see_each_others_messages_within_two_seconds(mode, tmp_path, browser):
+def open_room(driver, url: str, transport: str) -> str | None:
+    """Open the room page with `transport` ('websocket' or 'poll'); the worker holding its
+    socket (a long poll's is known only once it returns)."""
+    driver.get(url if transport == "websocket" else url + "?transport=poll")
+    WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "say")))
+    body = driver.find_element(By.TAG_NAME, "body")
+    WebDriverWait(driver, 10).until(lambda d: body.get_attribute("data-transport") == transport
+                                    and (transport == "poll" or body.get_attribute("data-worker")))
+    return body.get_attribute("data-worker")
+
+
+@pytest.mark.parametrize("transports", [("websocket", "websocket"), ("websocket", "poll"),
+                                        ("poll", "poll")], ids="-".join)
+def test_two_people_see_each_others_messages_within_two_seconds(mode, transports, tmp_path,
+                                                                browser):
+    """Over WebSockets, long polling, or one of each; behind Mongrel2 the two sockets are
+    held by different workers, so every message crosses Redis."""
     with chat(mode, tmp_path) as (url, _, _):
         room = f"{url}/rooms/brubeck-{mode}"
         ann, bob = browser(), browser()
-        for driver in (ann, bob):
-            driver.get(room)
-            WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.ID, "say")))
-        time.sleep(0.3)  # both fetch loops are now asleep in their long polls
+        workers = [open_room(driver, room, transport)
+                   for driver, transport in zip((ann, bob), transports, strict=True)]
+        if mode == "mongrel2" and transports == ("websocket", "websocket"):
+            assert workers[0] != workers[1], workers
+        time.sleep(0.3)  # both are now listening (a socket, or a long poll asleep)
 
         sent = say(ann, "ann", "Take five?")
         WebDriverWait(bob, 2).until(
@@ -134,7 +151,11 @@ def test_two_people_see_each_others_messages_within_two_seconds(mode, tmp_path, 
         WebDriverWait(bob, 2).until(
             EC.text_to_be_present_in_element((By.ID, "messages"), "<b>not bold</b>"))
         assert not bob.find_elements(By.CSS_SELECTOR, "#messages b")
-        if mode == "wsgi":
+        if transports[1] == "websocket":  # who is typing: WebSocket clients only
+            ann.find_element(By.NAME, "text").send_keys("Dave")
+            WebDriverWait(bob, 5).until(
+                EC.text_to_be_present_in_element((By.ID, "typing"), "ann typing"))
+        if mode == "wsgi" and transports == ("websocket", "websocket"):
             screenshot(ann, "chat-room")
 
 
