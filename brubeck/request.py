@@ -303,9 +303,14 @@ class Request:
 
     @property
     def files(self) -> dict[str, list[dict[str, Any]]]:
-        """Uploaded files by field: dicts of `filename`, `body`, `content_type` (0.4's shape)."""
+        """Uploaded files by field: dicts of `filename`, `body`, `content_type` (0.4's shape).
+
+        Only a multipart/form-data request has it, as in 0.4, whose apps tell an
+        upload by `hasattr(self.message, 'files')`; `uploads` is always there.
+        """
         if self.content_type != "multipart/form-data":
-            return {}
+            raise AttributeError("'files': not a multipart/form-data request "
+                                 "(request.uploads is {} then)")
         return self._multipart[1]
 
     @property

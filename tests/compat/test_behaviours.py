@@ -87,7 +87,6 @@ def test_compat_10_get_arguments_of_a_missing_name_is_none(make_client):
 
 # -- item 11: `files` exists on multipart requests only -------------------------------
 
-@pytest.mark.xfail(strict=True, reason="H7-PENDING: files only on multipart")
 def test_compat_11_urlencoded_post_to_the_multipart_demo_redirects(demo_site, tmp_path):
     base_url, env = demo_site
     run = tmp_path / "run"
@@ -106,7 +105,6 @@ def test_compat_11_urlencoded_post_to_the_multipart_demo_redirects(demo_site, tm
         stop(proc)
 
 
-@pytest.mark.xfail(strict=True, reason="H7-PENDING: files only on multipart")
 def test_compat_11_files_only_on_multipart_and_uploads_always():
     plain = Request("POST", "/", "", {"Content-Type": "application/x-www-form-urlencoded"},
                     b"data=x")
