@@ -81,10 +81,13 @@ def test_metrics_16_8_mongrel2_workers_summed_through_the_multiprocess_dir(tmp_p
     shared.mkdir()
     with serve(tmp_path, "mongrel2", workers=2, BRUBECK_METRICS_PATH="/metrics",
                PROMETHEUS_MULTIPROC_DIR=str(shared)) as served:
-        pids = hammer(served, "/whoami", 60)
+        pids, total = set(), 0
+        while len(pids) < 2 and total < 600:  # until the second worker has connected
+            pids |= hammer(served, "/whoami", 60)
+            total += 60
         scrapes = [count(samples(served), "^/whoami$", 200) for _ in range(6)]
     assert pids == {p.pid for p in served.extra["procs"]}  # both workers answered
-    assert scrapes == [60] * 6  # whichever worker answered the scrape: the sum
+    assert scrapes == [total] * 6  # whichever worker answered the scrape: the sum
 
 
 def test_metrics_16_8_supervised_wsgi_workers_summed(tmp_path):
