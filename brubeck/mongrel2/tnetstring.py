@@ -5,10 +5,18 @@ A value is `LENGTH:DATA` followed by one type character:
 Strings stay bytes here: Mongrel2 forwards whatever bytes the client sent,
 and the caller decides how to decode them. Malformed input raises
 `ValueError` and never reads past the given buffer.
+
+With `tnetstring3` installed (the `fast` extra) its C parser reads first, and
+this module's pure-Python parser stays the rule: a C result is kept only when
+it is plain (bytes, a list of bytes, or a dict of bytes to bytes or lists of
+bytes: Mongrel2's headers and bodies), where both parsers agree (the property
+tests check it); anything else, and anything C refuses, is parsed here again.
+Both are linear in their input, so a hostile one costs at most both passes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 Value = bytes | int | float | bool | None | dict[bytes, Any] | list[Any]
@@ -16,18 +24,62 @@ Value = bytes | int | float | bool | None | dict[bytes, Any] | list[Any]
 MAX_DEPTH = 32  # Mongrel2 sends flat dicts with list values; deeper is hostile
 
 
+def _c_parser() -> Callable[[bytes], tuple[Any, bytes]] | None:
+    """tnetstring3's C `pop`, if installed (it imports as `tnetstring`)."""
+    try:
+        from tnetstring import _tnetstring
+    except ImportError:
+        return None
+    pop: Callable[[bytes], tuple[Any, bytes]] = _tnetstring.pop
+    return pop
+
+
+#: The C parser in use (None: pure Python only). Tests set it to compare both.
+c_pop = _c_parser()
+
+
+def _plain(value: Any) -> bool:
+    """Whether a C result is of the shapes where both parsers are known to agree."""
+    kind = type(value)
+    if kind is bytes:
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not bytes:
+                return False
+            if type(item) is not bytes and not (
+                    type(item) is list and all(type(v) is bytes for v in item)):
+                return False
+        return True
+    return kind is list and all(type(v) is bytes for v in value)
+
+
 def parse(data: bytes, depth: int = 0) -> tuple[Value, bytes]:
     """Parse one tnetstring at the start of `data`; return it and what follows."""
+    if c_pop is not None and depth == 0:
+        try:
+            value, rest = c_pop(data)
+        except Exception:  # refused (or broken) in C: the Python parser decides
+            pass
+        else:
+            if _plain(value):
+                return value, rest
     value, end = _parse_at(data, 0, len(data), depth)
     return value, data[end:]
 
 
 def loads(data: bytes) -> Value:
     """Parse exactly one tnetstring; trailing bytes are an error."""
-    value, end = _parse_at(data, 0, len(data), 0)
-    if end != len(data):
+    value, rest = parse(data)
+    if rest:
         raise ValueError("trailing bytes after tnetstring")
     return value
+
+
+def parse_python(data: bytes, depth: int = 0) -> tuple[Value, bytes]:
+    """`parse` by the pure-Python parser alone (the rule the C path is held to)."""
+    value, end = _parse_at(data, 0, len(data), depth)
+    return value, data[end:]
 
 
 def _parse_at(data: bytes, start: int, stop: int, depth: int) -> tuple[Value, int]:
