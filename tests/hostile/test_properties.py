@@ -53,7 +53,7 @@ def test_request_parsing_never_crashes(query, body, content_type, cookie):
     request = Request("POST", "/echo", query, {"Content-Type": content_type, "Cookie": cookie},
                       body, limits=SMALL)
     only_4xx(lambda: request.arguments)
-    only_4xx(lambda: request.files)
+    only_4xx(lambda: request.uploads)
     only_4xx(lambda: request.json)
     only_4xx(lambda: request.cookies)
 

@@ -44,7 +44,7 @@ class EchoHandler(WebMessageHandler):
         files = {
             name: [{"filename": f["filename"], "size": len(f["body"]),
                     "content_type": f["content_type"]} for f in items]
-            for name, items in msg.files.items()
+            for name, items in msg.uploads.items()
         }
         self.headers["Content-Type"] = "application/json"
         self.set_body(json.dumps({
