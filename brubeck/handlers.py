@@ -26,7 +26,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from . import cookies, debugpage
+from . import cookies, debugpage, streaming
 from .errors import HTTPError, InvalidFields, loggable, reason_phrase
 from .request import Request
 from .response import Response
@@ -350,6 +350,8 @@ class MessageHandler:
             return self.unsupported()
         rendered = fun(*self._url_args, **self._url_kwargs)
         self._finished = True
+        if hasattr(rendered, "__next__"):  # a generator of chunks: stream it (brubeck.streaming)
+            self.body, rendered = rendered, None
         return self.render() if rendered is None else rendered
 
 
@@ -395,6 +397,15 @@ class WebMessageHandler(MessageHandler):
         self.set_status(status_code)
         if headers is not None:
             self.headers = headers
+
+    def write(self, chunk: Any) -> None:
+        """Append `chunk` (str, bytes, a dict as JSON) to the body; see `flush`."""
+        streaming.write(self, chunk)
+
+    def flush(self) -> None:
+        """Send what was written now: the first flush sends the head, so status, headers
+        and cookies are settled from then on (`brubeck.streaming`)."""
+        streaming.flush(self)
 
     # -- verbs every web handler answers ------------------------------------------
 
@@ -610,6 +621,8 @@ class WebMessageHandler(MessageHandler):
         headers: list[tuple[str, str]] = list(self.headers.items())
         if hasattr(self, "_cookies"):
             headers.extend(self.convert_cookies())
+        if "_stream" in self.__dict__ or hasattr(self.body, "__next__"):
+            return streaming.answer(self, code, headers)
         return Response(self.body, code, self.status_msg, headers)
 
 

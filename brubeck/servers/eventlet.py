@@ -16,6 +16,7 @@ with warnings.catch_warnings():  # its multi-line deprecation banner; the backen
     import eventlet
     import eventlet.green.socket
     import eventlet.greenio
+    import eventlet.hubs
     import eventlet.wsgi
 
 from ..concurrency import process
@@ -51,6 +52,11 @@ def _head_timer(seconds: float, exception: BaseException) -> Any:
     timer = eventlet.Timeout(None, exception)
     timer.seconds = seconds
     return timer
+
+
+def _wait_readable(sock: Any) -> None:
+    """Park the green thread until `sock` has bytes or EOF (the WSGI glue's disconnect watch)."""
+    eventlet.hubs.trampoline(sock.fileno(), read=True)
 
 
 class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
@@ -104,6 +110,8 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
         self._head_read(environ)
+        environ["brubeck.socket"] = self.request  # for client-disconnect detection
+        environ["brubeck.wait_readable"] = _wait_readable
         if "content-type" not in self.headers:  # eventlet fills in email's 'text/plain'
             del environ["CONTENT_TYPE"]
         stream = environ["wsgi.input"]

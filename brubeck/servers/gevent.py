@@ -49,6 +49,11 @@ class _ChunkedInput(pywsgi.Input):
         """Never read a body the app left: `run_application` closes the connection instead."""
 
 
+def _wait_readable(sock: Any) -> None:
+    """Park the green thread until `sock` has bytes or EOF (the WSGI glue's disconnect watch)."""
+    gevent.socket.wait_read(sock.fileno())
+
+
 class Handler(HardenedConnection, pywsgi.WSGIHandler):
     """pywsgi's handler holding Brubeck's line: limits, timeouts, unambiguous framing."""
 
@@ -97,6 +102,8 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
         self._head_read(environ)
+        environ["brubeck.socket"] = self.socket  # for client-disconnect detection
+        environ["brubeck.wait_readable"] = _wait_readable
         stream: Any = self.wsgi_input
         if stream.chunked_input:
             chunked = _ChunkedInput(self.rfile, self.limits, stream.socket)
