@@ -421,7 +421,7 @@ def test_broadcast_to_three_waiting_connections_in_one_send(tmp_path):
         ids = [c for _, c in EVENTS["waiting"]]
         frames = []
         publish = conn._publish
-        conn._publish = lambda frame: (frames.append(frame), publish(frame))
+        conn._publish = lambda frame, final=True: (frames.append(frame), publish(frame, final))
         conn.reply_bulk(sender, ids, Response("news for all").to_http())
         assert len(frames) == 1
         for sock in socks:
