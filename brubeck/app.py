@@ -392,7 +392,7 @@ class Brubeck:
         wsgi_app: Callable[..., list[bytes]] = _loaded.get("wsgi_app") or adapter("wsgi_app")
         parts = wsgi_app(self, environ, start_response)
         # The glue answers [body]; a file's body is a FileBody, streamed instead.
-        if len(parts) == 1 and parts[0].__class__ is FileBody:
+        if parts.__class__ is list and len(parts) == 1 and parts[0].__class__ is FileBody:
             return cast(Iterable[bytes], stream(parts[0], environ))
         return parts
 
