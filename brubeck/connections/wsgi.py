@@ -111,8 +111,12 @@ def peer_closed(sock: Any) -> bool:
     Bytes waiting (a pipelined request) mean it is still there; so does a socket
     of an unknown kind, which cannot be peeked at without blocking.
     """
-    raw = getattr(sock, "_sock", None) or getattr(sock, "fd", None) or sock  # gevent, eventlet
-    if not isinstance(raw, _socket.socket):
+    raw = sock
+    for _ in range(3):  # eventlet's `fd`, gevent's `_sock` (a green socket may wrap another)
+        if isinstance(raw, _socket.socket):
+            break
+        raw = getattr(raw, "fd", None) or getattr(raw, "_sock", None)
+    else:
         return False
     try:
         return raw.recv(1, _PEEK) == b""

@@ -6,9 +6,10 @@ Nothing here opens a socket before `run()`, which takes the green pyzmq of
 the application's concurrency backend.
 
 Every request gets an answer: a crash is a 500 (from `Brubeck.handle`), a
-request running past `request_timeout` is a 504, and on SIGTERM the worker
-stops pulling, serves what is already queued, answers stragglers with 503 after
-`drain_timeout`, then returns from `run()`.
+request running past `request_timeout` is a 504, and on SIGINT or SIGTERM the
+worker stops pulling, serves what is already queued, answers stragglers with
+503 after `drain_timeout` (the app's `shutdown_timeout`), then returns from
+`run()` (docs/shutdown.rst).
 
 A handler can learn its client went away: `message.is_disconnected()` (and
 0.4's `message.client_gone` event) turns true when Mongrel2 reports the
@@ -18,19 +19,22 @@ disconnect. The send API is `sender.ReplySender`'s, spooled uploads are
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
-import signal
-import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from ..concurrency import process
 from ..errors import HTTPError, loggable
 from ..request import Request
 from ..response import Response, http_bytes, plain_response, refuse
+from ..streaming import ClientDisconnected, StreamingResponse
 from . import websocket, wire
-from .sender import FINAL, PART, ReplySender
+from .sender import FINAL, PART, ReplySender, StreamSink
 from .uploads import UploadSpool, UploadStore, upload_state
 from .websocket import WebSockets
 
@@ -59,7 +63,7 @@ class Mongrel2Connection(ReplySender):
     """
 
     def __init__(self, pull_addr: str, pub_addr: str, *, upload_store: str | None = None,
-                 chroot: str | None = None, drain_timeout: float = 30.0,
+                 chroot: str | None = None, drain_timeout: float | None = None,
                  handle_signals: bool = True, dispatcher_addr: str | None = None,
                  worker_id: str | None = None) -> None:
         self.pull_addr = pull_addr
@@ -73,6 +77,7 @@ class Mongrel2Connection(ReplySender):
         self._pub: Any = None
         self._inflight: dict[tuple[str, str], set[Request]] = {}
         self._stopping: Any = None
+        self._shutdown: process.Shutdown | None = None
         self._idle: Any = None
         self._running = 0
         self._outbox: list[tuple[bytes, bool]] = []
@@ -91,9 +96,10 @@ class Mongrel2Connection(ReplySender):
         unknown = set(options) - {"upload_store", "chroot", "drain_timeout"}
         if unknown:
             raise ValueError(f"unknown mongrel2 connection options {sorted(unknown)}")
-        drain = float(options.pop("drain_timeout", 30.0))
+        drain = options.get("drain_timeout")
         return cls(pull_addr, pub_addr, upload_store=options.get("upload_store"),
-                   chroot=options.get("chroot"), drain_timeout=drain)
+                   chroot=options.get("chroot"),
+                   drain_timeout=None if drain is None else float(drain))
 
     @classmethod
     def from_dispatcher_url_parts(cls, worker_addr: str, query: str = "") -> Mongrel2Connection:
@@ -105,7 +111,13 @@ class Mongrel2Connection(ReplySender):
     # -- serving -------------------------------------------------------------------
 
     def run(self, application: Brubeck) -> None:
-        """Serve until `shutdown()` or SIGTERM, then drain and return."""
+        """Serve until SIGINT, SIGTERM or `shutdown()`, then drain and return.
+
+        The drain is the WSGI servers' (`concurrency.process`): the app says
+        `draining` (its readiness route answers 503), the same two log lines,
+        in-flight requests get `drain_timeout` (default: the app's
+        `shutdown_timeout`), what still runs is answered 503.
+        """
         backend = application.backend
         zmq = backend.zmq
         context = zmq.Context()
@@ -128,39 +140,18 @@ class Mongrel2Connection(ReplySender):
         self._receiver_done = backend.Event()
         self._waiting = False
         self._app = application
-        previous = self._install_signals()
+        timeout = self.drain_timeout if self.drain_timeout is not None else \
+            getattr(application, "shutdown_timeout", process.DEFAULT_SHUTDOWN_TIMEOUT)
+
+        def draining() -> None:
+            application.draining = True
+
         try:
-            if self._dispatched:
-                pub.connect(self.dispatcher_addr)
-                pub.send(READY)
-                log.info("worker %d (%s) served by the dispatcher at %s", os.getpid(),
-                         self._worker_ident().decode(), self.dispatcher_addr)
-            else:
-                pub.connect(self.pub_addr)
-                self._await_subscriber(pub, zmq, backend)
-                pull.connect(self.pull_addr)
-                log.info("worker %d pulling %s, publishing %s", os.getpid(), self.pull_addr,
-                         self.pub_addr)
-            receiver = backend.spawn(self._receive, pull, zmq)
-            # Wake up now and then: under eventlet, SIGTERM's handler runs inside the
-            # hub's poll, and the wake-up it schedules waits until that poll returns.
-            while not self._stopping.wait(0.5):
-                pass
-            self._websockets.close_all()  # 1001: their clients reconnect elsewhere
-            if self._waiting:  # idle in recv(): nothing is lost by killing it
-                receiver.kill()
-            else:  # it holds a message (a full pool?): let it finish with it
-                self._receiver_done.wait()
-            if self._dispatched:
-                idle = self._drain_dispatched(pull, zmq, backend)
-            else:
-                self._drain(pull, zmq)
-                idle = self._idle.wait(self.drain_timeout)
-            if not idle:
-                self._abandon()
-            log.info("worker %d stopped", os.getpid())
+            with self._signals(timeout, draining) as shutdown:
+                self._shutdown = shutdown
+                self._serve_until_stopped(shutdown, pull, pub, zmq, backend)
         finally:
-            self._restore_signals(previous)
+            self._shutdown = None
             self._flush()
             self._batching = False
             pull.close()
@@ -168,39 +159,88 @@ class Mongrel2Connection(ReplySender):
             self._pub = None
             context.term()
 
+    def _signals(self, timeout: float, on_stop: Callable[[], None]
+                 ) -> AbstractContextManager[process.Shutdown]:
+        """SIGINT and SIGTERM request the drain, unless `handle_signals` is off."""
+        if self.handle_signals:
+            return process.shutdown_signals(timeout, on_stop)
+        return contextlib.nullcontext(process.Shutdown(timeout, on_stop))
+
+    def _serve_until_stopped(self, shutdown: process.Shutdown, pull: Any, pub: Any, zmq: Any,
+                             backend: Any) -> None:
+        if self._dispatched:
+            pub.connect(self.dispatcher_addr)
+            pub.send(READY)
+            log.info("worker %d (%s) served by the dispatcher at %s", os.getpid(),
+                     self._worker_ident().decode(), self.dispatcher_addr)
+        else:
+            pub.connect(self.pub_addr)
+            self._await_subscriber(pub, zmq, backend, shutdown)
+            pull.connect(self.pull_addr)
+            log.info("worker %d pulling %s, publishing %s", os.getpid(), self.pull_addr,
+                     self.pub_addr)
+        process.signal_ready()  # the supervisor counts this worker up (BRUBECK_READY_FD)
+        receiver = backend.spawn(self._receive, pull, zmq)
+        # The signal handler only records the request (under eventlet it runs inside the
+        # hub's poll, where a wake-up would wait); this polls for it every 0.1 s.
+        shutdown.wait(backend.sleep)
+        self._stopping.set()
+        in_flight = self._running
+        process.going_down(shutdown, in_flight)
+        self._websockets.close_all()  # 1001: their clients reconnect elsewhere
+        if self._waiting:  # idle in recv(): nothing is lost by killing it
+            receiver.kill()
+        else:  # it holds a message (a full pool?): let it finish with it
+            self._receiver_done.wait()
+        if self._dispatched:
+            idle, taken = self._drain_dispatched(pull, zmq, backend, shutdown)
+        else:
+            taken = self._drain(pull, zmq)
+            idle = self._idle.wait(shutdown.remaining())
+        refused = 0 if idle else self._abandon()
+        process.drained(shutdown, in_flight + taken - self._running, refused)
+
     def _worker_ident(self) -> bytes:
         """The routing id the dispatcher knows this worker by (its supervisor's slot.generation)."""
         ident = self.worker_id or os.environ.get("BRUBECK_WORKER_ID") or f"pid-{os.getpid()}"
         return ident.encode("ascii")
 
-    def _drain_dispatched(self, dealer: Any, zmq: Any, backend: Any) -> bool:
+    def _drain_dispatched(self, dealer: Any, zmq: Any, backend: Any,
+                          shutdown: process.Shutdown) -> tuple[bool, int]:
         """Say BYE, then serve what still comes (requests sent before the dispatcher read
         the BYE, frames for held connections) until it acknowledges and nothing runs.
-        True if that happened within `drain_timeout`."""
+        `(whether that happened within the drain, requests taken meanwhile)`."""
         dealer.send(BYE)
-        deadline = time.monotonic() + self.drain_timeout
         acknowledged = False
-        while time.monotonic() < deadline:
+        taken = 0
+        while shutdown.remaining() > 0:
             try:
                 frame = dealer.recv(zmq.NOBLOCK)
             except zmq.Again:
                 if acknowledged and self._idle.is_set():
-                    return True
+                    return True, taken
                 backend.sleep(0.005)
                 continue
             if frame == BYE:
                 acknowledged = True
             else:
-                self._dispatch(frame)
+                taken += self._dispatch_counted(frame)
         if not acknowledged:
             log.warning("worker %d: the dispatcher did not acknowledge its BYE", os.getpid())
-        return bool(self._idle.is_set())
+        return bool(self._idle.is_set()), taken
 
-    def _await_subscriber(self, pub: Any, zmq: Any, backend: Any) -> None:
+    def _dispatch_counted(self, frame: bytes) -> int:
+        """`_dispatch`, and 1 if the frame started a request (for the drain's count)."""
+        before = self._running
+        self._dispatch(frame)
+        return self._running - before
+
+    def _await_subscriber(self, pub: Any, zmq: Any, backend: Any,
+                          shutdown: process.Shutdown) -> None:
         """PUB slow joiner: replies sent before Mongrel2's SUB has subscribed are
         dropped, so take no request until its subscription has arrived."""
         waited = 0.0
-        while not self._stopping.is_set():
+        while not shutdown.requested:
             try:
                 pub.recv(zmq.NOBLOCK)
                 return
@@ -212,28 +252,9 @@ class Mongrel2Connection(ReplySender):
                     waited = 0.0
 
     def shutdown(self) -> None:
-        """Stop pulling; `run()` then serves what is queued and returns."""
-        if self._stopping is not None:
-            self._stopping.set()
-
-    def _install_signals(self) -> Any:
-        if not self.handle_signals:
-            return None
-
-        def on_term(signum: int, frame: Any) -> None:
-            log.info("worker %d got %s: draining", os.getpid(), signal.Signals(signum).name)
-            self.shutdown()
-
-        try:  # SIGINT too: Ctrl-C reaches every process of the group
-            return {signum: signal.signal(signum, on_term)
-                    for signum in (signal.SIGTERM, signal.SIGINT)}
-        except ValueError:  # not the main thread (threading may be green-patched)
-            log.warning("not in the main thread: SIGTERM will not drain this worker")
-            return None
-
-    def _restore_signals(self, previous: Any) -> None:
-        for signum, handler in (previous or {}).items():
-            signal.signal(signum, handler)
+        """Stop taking work, as SIGTERM does; `run()` then drains and returns."""
+        if self._shutdown is not None:
+            self._shutdown.request()
 
     def _receive(self, pull: Any, zmq: Any) -> None:
         """Read every waiting message before yielding, then block for more.
@@ -262,14 +283,16 @@ class Mongrel2Connection(ReplySender):
         finally:
             self._receiver_done.set()
 
-    def _drain(self, pull: Any, zmq: Any) -> None:
-        """Dispatch what is already queued in the PULL socket, without waiting."""
+    def _drain(self, pull: Any, zmq: Any) -> int:
+        """Dispatch what is already queued in the PULL socket, without waiting; return how
+        many requests that started."""
+        taken = 0
         while True:
             try:
                 frame = pull.recv(zmq.NOBLOCK)
             except zmq.Again:
-                return
-            self._dispatch(frame)
+                return taken
+            taken += self._dispatch_counted(frame)
 
     def _dispatch(self, frame: bytes) -> None:
         """Parse one frame; never raises, so a bad message cannot stop the worker."""
@@ -350,6 +373,9 @@ class Mongrel2Connection(ReplySender):
         self._inflight.setdefault(key, set()).add(request)
         try:
             response = self._handle_in_time(request)
+            if isinstance(response, StreamingResponse):  # while in flight: gone stays wired
+                self._stream(request, response)
+                return
         finally:
             waiting = self._inflight.get(key)
             if waiting is not None:
@@ -369,6 +395,8 @@ class Mongrel2Connection(ReplySender):
         timer = None
         try:
             with backend.Timeout(self._app.request_timeout) as timer:
+                vars(wire.client_of(request))["open_stream"] = functools.partial(
+                    self._open_stream, request, timer)
                 return self._app.handle(request)
         except backend.Timeout as expired:
             if timer is None or expired is not timer:
@@ -376,6 +404,50 @@ class Mongrel2Connection(ReplySender):
             log.error("%s %s ran over %ss: answered 504", _Safe(request.method),
                       _Safe(request.path), self._app.request_timeout)
             return plain_response(504)
+
+    # -- streams (brubeck.streaming) --------------------------------------------------
+
+    def _open_stream(self, request: Request, timer: Any, response: StreamingResponse
+                     ) -> StreamSink:
+        """A handler's first flush: the head goes out, and `request_timeout` no longer
+        applies (a stream lasts as long as its client and handler want)."""
+        timer.cancel()
+        sink = StreamSink(self, request, response)
+        response.sink = sink
+        return sink
+
+    def _stream(self, request: Request, response: StreamingResponse) -> None:
+        """Send a streamed response: the head (unless a flush sent it), each chunk as it
+        comes, then the end; a client that left stops it (its source is closed)."""
+        sink = response.sink
+        if sink is None:
+            try:
+                if wire.client_of(request).is_disconnected():
+                    return
+                sink = StreamSink(self, request, response)
+            except ValueError as error:  # a header the head cannot carry: nothing was sent
+                log.error("refused to send %r: %s", response, error)
+                self.reply(request, plain_response(500))
+                return
+            finally:
+                if sink is None:
+                    response.close()
+        assert isinstance(sink, StreamSink)
+        try:
+            for data in response.chunks():
+                sink.send(data)
+            if response.aborted:
+                sink.abort()
+            else:
+                sink.end()
+        except ClientDisconnected:
+            log.debug("%s %s: the client left the stream", _Safe(request.method),
+                      _Safe(request.path))
+        except Exception:
+            log.exception("%s %s: the stream failed", _Safe(request.method), _Safe(request.path))
+            sink.abort()
+        finally:
+            response.close()
 
     # -- replies leave in batches ---------------------------------------------------
 
@@ -420,13 +492,14 @@ class Mongrel2Connection(ReplySender):
                 send(pub, frame, more)
             send(pub, frames[-1])
 
-    def _abandon(self) -> None:
-        """Drain timed out: tell every client still waiting, rather than hang them."""
+    def _abandon(self) -> int:
+        """Drain over: answer every request still running 503, rather than hang its
+        client (`Retry-After: 1`, as over WSGI); return how many."""
         busy = [r for requests in self._inflight.values() for r in requests]
-        log.error("%d requests still running after %ss; answering 503", len(busy),
-                  self.drain_timeout)
         for request in busy:
-            self.reply(request, plain_response(503, headers={"Connection": "close"}))
+            self.reply(request, plain_response(503, headers={"Retry-After": "1",
+                                                             "Connection": "close"}))
+        return len(busy)
 
 
 @functools.cache

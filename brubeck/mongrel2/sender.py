@@ -18,6 +18,7 @@ from typing import Any
 
 from ..request import Request
 from ..response import Response, http_bytes
+from ..streaming import ClientDisconnected, StreamingResponse, chunk, head_bytes
 from . import wire
 
 log = logging.getLogger("brubeck.mongrel2")
@@ -95,6 +96,46 @@ class ReplySender:
             self._pub.send_multipart((FINAL if final else PART, frame))
         else:
             self._pub.send(frame)
+
+
+class StreamSink:
+    """A streamed response to one Mongrel2 connection (`brubeck.streaming.Sink`).
+
+    The head and each chunk are non-final sends, the end is final. HTTP/1.1
+    gets a chunked body, so the connection lives on; HTTP/1.0 (or a request
+    or response saying `Connection: close`) a body ended by closing.
+    """
+
+    __slots__ = ("body", "chunked", "client", "sender")
+
+    def __init__(self, sender: ReplySender, request: Request, response: StreamingResponse) -> None:
+        self.sender = sender
+        self.client = wire.client_of(request)
+        self.body = response.has_body(request.method)
+        self.chunked = request.version != "HTTP/1.0" and not _should_close(request, response)
+        framing = ("Transfer-Encoding", "chunked") if self.chunked else ("Connection", "close")
+        head = head_bytes(response, request.method, framing)  # ValueError: refused, nothing sent
+        sender.send(self.client.sender, self.client.conn_id, head, final=False)
+
+    def send(self, data: bytes) -> None:
+        if self.client.is_disconnected():
+            raise ClientDisconnected()
+        if self.body and data:
+            self.sender.send(self.client.sender, self.client.conn_id,
+                             chunk(data) if self.chunked else data, final=False)
+
+    def end(self) -> None:
+        """The last chunk (final), or the close that ends the body."""
+        if self.client.is_disconnected():
+            return
+        if self.chunked and self.body:
+            self.sender.send(self.client.sender, self.client.conn_id, chunk(b""))
+        else:
+            self.abort()
+
+    def abort(self) -> None:
+        """Close the connection: a body cut short, or one delimited by the close."""
+        self.sender.send(self.client.sender, self.client.conn_id, b"")
 
 
 def _should_close(request: Request, response: Any) -> bool:

@@ -148,7 +148,9 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         for header, value in self.response_headers:
             buffer += header + b": " + value + b"\r\n"
         buffer += b"\r\n"
-        if data:
+        if data and self.response_use_chunked:  # a stream's first chunk (brubeck.streaming)
+            buffer += b"%x\r\n%s\r\n" % (len(data), data)
+        elif data:
             buffer += data
         self._sendall(buffer)
 
