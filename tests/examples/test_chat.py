@@ -159,6 +159,34 @@ def test_two_people_see_each_others_messages_within_two_seconds(mode, transports
             screenshot(ann, "chat-room")
 
 
+#: A WebSocket that never opens, as behind a proxy that drops the upgrade.
+FAILING_WEBSOCKET = """
+window.WebSocket = class {
+  constructor(url) { setTimeout(() => this.onclose && this.onclose({code: 1006}), 50); }
+  send() { throw new Error("not open"); }
+  close() {}
+};
+"""
+
+
+def test_the_page_falls_back_to_long_polling_when_its_websocket_cannot_open(tmp_path, browser):
+    with chat("wsgi", tmp_path) as (url, _, _):
+        room = f"{url}/rooms/fallback"
+        ann, bob = browser(), browser()
+        ann.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FAILING_WEBSOCKET})
+        ann.get(room)  # asks for a WebSocket, gets none
+        body = ann.find_element(By.TAG_NAME, "body")
+        WebDriverWait(ann, 10).until(lambda d: body.get_attribute("data-transport") == "poll")
+        open_room(bob, room, "websocket")
+        time.sleep(0.3)
+        say(bob, "bob", "over the socket")
+        WebDriverWait(ann, 5).until(
+            EC.text_to_be_present_in_element((By.ID, "messages"), "over the socket"))
+        say(ann, "ann", "over a POST")
+        WebDriverWait(bob, 5).until(
+            EC.text_to_be_present_in_element((By.ID, "messages"), "over a POST"))
+
+
 def test_the_page_without_javascript_shows_new_messages(mode, tmp_path, browser):
     with chat(mode, tmp_path) as (url, _, _):
         room = f"{url}/rooms/nojs-{mode}"
