@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from .handlers import needs_cookie_secret
+from .handlers import MessageHandler, needs_cookie_secret
 from .passwords import DEFAULT_PARAMS, ScryptParams, hash_password, needs_rehash, verify_password
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def safe_next(url: Any, default: str = "/") -> str:
     return url
 
 
-def login_redirect_url(handler: Any) -> str:
+def login_redirect_url(handler: MessageHandler) -> str:
     """`login_url` with `next=` the current path, when that is a page worth returning to.
 
     Only GET and HEAD come back (a form POST cannot be replayed by a redirect),

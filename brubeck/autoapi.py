@@ -63,9 +63,11 @@ class APIModel(BaseModel):
     id: UUID = Field(default_factory=uuid4)
 
 
-def _field_errors(err: ValidationError, prefix: tuple = ()) -> list[dict[str, Any]]:
+def _field_errors(err: ValidationError, prefix: tuple[str | int, ...] = ()
+                  ) -> list[dict[str, Any]]:
     """pydantic's errors as JSON, without the input (it may be a secret) or doc URLs."""
-    errors = json.loads(err.json(include_url=False, include_input=False))
+    errors: list[dict[str, Any]] = json.loads(err.json(include_url=False,
+                                                       include_input=False))
     for error in errors:
         error["loc"] = [*prefix, *error["loc"]]
     return errors
@@ -107,7 +109,7 @@ class AutoAPIBase(JSONMessageHandler):
     """
 
     model: ClassVar[type[BaseModel]]
-    queries: ClassVar[AbstractQueryset]
+    queries: ClassVar[AbstractQueryset[Any]]
 
     #: Items on a page of a list without `limit=` (None: the app's `autoapi_page_size`, else 100).
     page_size: ClassVar[int | None] = None
@@ -485,7 +487,7 @@ def _input_key(model: type[BaseModel], name: str) -> str:
 
 
 @cache
-def _id_adapter(model: type[BaseModel], api_id: str) -> TypeAdapter:
+def _id_adapter(model: type[BaseModel], api_id: str) -> TypeAdapter[Any]:
     field = model.model_fields[api_id]
     # Any: pydantic types field.annotation as `type | None`, Annotated[...] is a special form
     annotation: Any = Annotated[tuple([field.annotation, *field.metadata])] if field.metadata \
@@ -658,7 +660,8 @@ def _error_responses(*codes: str) -> dict[str, Any]:
             for code in codes}
 
 
-def _operations(name: str, item_in: dict, item_out: dict) -> dict[str, dict[str, Any]]:
+def _operations(name: str, item_in: dict[str, Any], item_out: dict[str, Any]
+                ) -> dict[str, dict[str, Any]]:
     """The path items of one API: the collection and its items."""
     one_or_many_in = {"oneOf": [item_in, {"type": "array", "items": item_in, "minItems": 1}]}
     body = {"required": True, "content": {

@@ -9,7 +9,9 @@ for the strict head parser (which adds the methods gevent's pywsgi calls).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
+
+_T = TypeVar("_T")
 
 #: The two CGI keys that carry headers without the HTTP_ prefix.
 _SPECIAL_HEADERS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
@@ -41,7 +43,14 @@ class Headers(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._values)
 
-    def get(self, name: str, default: Any = None) -> Any:
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    @overload
+    def get(self, name: str, default: _T) -> str | _T: ...
+
+    def get(self, name: str, default: object = None) -> object:
         """The first value of `name`, else `default`: one dict lookup (Mapping's raises and
         catches KeyError, and pywsgi asks several times per request)."""
         values = self._values.get(name.lower())

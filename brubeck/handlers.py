@@ -68,7 +68,9 @@ def validation_errors(err: BaseException) -> list[dict[str, Any]] | None:
     pydantic = sys.modules.get("pydantic")
     if pydantic is None or not isinstance(err, pydantic.ValidationError):
         return None
-    return json.loads(err.json(include_url=False, include_input=False))
+    errors: list[dict[str, Any]] = json.loads(err.json(include_url=False,
+                                                       include_input=False))
+    return errors
 
 
 def field_errors(err: BaseException | None) -> list[dict[str, Any]] | None:
@@ -171,7 +173,7 @@ class MessageHandler:
         self.message = message
         self._payload: dict[str, Any] = {}
         self._finished = False
-        self._url_args: tuple = ()
+        self._url_args: tuple[str, ...] = ()
         self._url_kwargs: dict[str, str] = {}
         self.set_status(self._DEFAULT_STATUS)
         self._status_set = False  # the default above was not the handler's choice
@@ -235,15 +237,18 @@ class MessageHandler:
 
     @property
     def status_code(self) -> int:
-        return self._payload[self._STATUS_CODE]
+        code: int = self._payload[self._STATUS_CODE]
+        return code
 
     @property
     def status_msg(self) -> str:
-        return self._payload[self._STATUS_MSG]
+        msg: str = self._payload[self._STATUS_MSG]
+        return msg
 
     @property
     def current_time(self) -> int:
-        return self._payload[self._TIMESTAMP]
+        timestamp: int = self._payload[self._TIMESTAMP]
+        return timestamp
 
     def set_timestamp(self, timestamp: int) -> None:
         self._payload[self._TIMESTAMP] = timestamp

@@ -20,7 +20,7 @@ import sys
 import sysconfig
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast, overload
 
 if TYPE_CHECKING:
     from ..limits import Limits
@@ -41,7 +41,11 @@ class GreenEvent(Protocol):
     def set(self) -> None: ...
     def clear(self) -> None: ...
     def is_set(self) -> bool: ...
-    def wait(self, timeout: float | None = None) -> bool | None: ...
+    # gevent's own overloads (no timeout: True once set), so its Event fits as it is.
+    @overload
+    def wait(self, timeout: None = None) -> bool: ...
+    @overload
+    def wait(self, timeout: float) -> bool: ...
 
 
 class Backend(Protocol):

@@ -80,4 +80,5 @@ def adapter_for(env: Any) -> ModuleType:
 
 def render(env: Any, name: str, context: dict[str, Any]) -> str:
     """Render template `name` from `env` with `context`; raises TemplateNotFound."""
-    return adapter_for(env).render(env, name, context)
+    text: str = adapter_for(env).render(env, name, context)
+    return text

@@ -17,10 +17,13 @@ reach the template through `render_error_page`, the hook
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..handlers import MessageHandler, WebMessageHandler
 from ..response import Response
+
+if TYPE_CHECKING:
+    from ..app import Brubeck
 
 log = logging.getLogger("brubeck.templating")
 
@@ -85,7 +88,7 @@ class TemplateRendering(metaclass=HandlerWhenAlone, mixin=True):
     error_template = "errors.html"
 
     # Provided by the WebMessageHandler this mixin ends up combined with.
-    application: Any
+    application: Brubeck
     set_body: Any
     render: Any
     status_msg: str
@@ -95,7 +98,8 @@ class TemplateRendering(metaclass=HandlerWhenAlone, mixin=True):
         """Render `template_file` with `context` as the body; `_status_code` sets the status."""
         body = self.application.render_template(template_file, **context)
         self.set_body(body, status_code=_status_code)
-        return self.render()
+        response: Response = self.render()
+        return response
 
     def render_error_page(self, status_code: int, detail: str | None = None) -> str | None:
         """The errors template rendered, or None (plain page) if it is absent or fails."""
@@ -104,7 +108,8 @@ class TemplateRendering(metaclass=HandlerWhenAlone, mixin=True):
         context = {"error_code": status_code, "status_code": status_code,
                    "status_msg": self.status_msg, "detail": detail or ""}
         try:
-            return self.application.render_template(self.error_template, **context)
+            page: str = self.application.render_template(self.error_template, **context)
+            return page
         except TemplateNotFound:
             log.debug("no %s template; using the plain error page", self.error_template)
         except Exception:

@@ -41,7 +41,8 @@ def render(env: TemplateLookup, name: str, context: dict[str, Any]) -> str:
         template = env.get_template(name)
     except TemplateLookupException as error:  # absent, or a uri that leaves the root
         raise TemplateNotFound(name) from error
-    return template.render_unicode(**context)
+    text: str = template.render_unicode(**context)
+    return text
 
 
 class MakoRendering(TemplateRendering, mixin=True):

@@ -30,7 +30,8 @@ def parse(source: str, delimiters: tuple[str, str] | None = None) -> ParsedTempl
 
 def _render_parsed(engine: Any, source: str, stack: Any,
                    delimiters: tuple[str, str] | None = None) -> str:
-    return parse(source, delimiters).render(engine, stack)
+    text: str = parse(source, delimiters).render(engine, stack)
+    return text
 
 
 class _Sources:
@@ -65,7 +66,8 @@ class CachingRenderer(pystache.Renderer):
             self.partials = self._sources
 
     def render_name(self, template_name: str, *context: Any, **kwargs: Any) -> str:
-        return self.render(self._sources.load(template_name), *context, **kwargs)
+        text: str = self.render(self._sources.load(template_name), *context, **kwargs)
+        return text
 
     def _make_render_engine(self) -> Any:
         engine = super()._make_render_engine()
@@ -94,7 +96,8 @@ def render(env: pystache.Renderer, name: str, context: dict[str, Any]) -> str:
     if suffix and name.endswith(suffix):
         name = name[: -len(suffix)]
     try:
-        return env.render_name(name, context)
+        text: str = env.render_name(name, context)
+        return text
     except TemplateNotFoundError as error:
         raise TemplateNotFound(name) from error
 
