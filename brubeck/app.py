@@ -18,7 +18,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from . import concurrency, cookies
 from .concurrency import Backend
@@ -42,6 +42,8 @@ from .routing import Router, allow_header
 from .static import FileBody, StaticFiles, stream
 
 log = logging.getLogger("brubeck")
+#: A route's target (a handler class or a function), kept as it is by `add_route`.
+_Target = TypeVar("_Target", bound=Callable[..., Any])
 
 CONNECTION_ENV_VAR = "BRUBECK_CONNECTION"
 #: Sent with every response when `secure_cookies` is on (one year).
@@ -83,9 +85,9 @@ class Brubeck:
         self,
         msg_conn: Any = None,
         mongrel2_pair: tuple[str, str] | None = None,
-        handler_tuples: Iterable[tuple[str, Callable]] | None = None,
+        handler_tuples: Iterable[tuple[str, Callable[..., Any]]] | None = None,
         pool: Any = None,
-        no_handler: Callable | None = None,
+        no_handler: Callable[..., Any] | None = None,
         base_handler: type[MessageHandler] | None = None,
         template_loader: Callable[[], Any] | None = None,
         log_level: int | str = logging.INFO,
@@ -257,7 +259,7 @@ class Brubeck:
 
     # -- routes -------------------------------------------------------------------
 
-    def add_route_rule(self, pattern: str | re.Pattern, kallable: Callable,
+    def add_route_rule(self, pattern: str | re.Pattern[str], kallable: Callable[..., Any],
                        method: str | Iterable[str] | None = None) -> None:
         """Route `pattern` to a handler class or a `fn(application, message, ...)`."""
         self._check_handler(kallable)
@@ -267,9 +269,9 @@ class Brubeck:
             self.middleware.append(cors.CORSMiddleware())  # answers this route's preflights
 
     def add_route(self, url_pattern: str, method: str | Iterable[str] | None = None
-                  ) -> Callable[[Callable], Callable]:
+                  ) -> Callable[[_Target], _Target]:
         """Decorator routing `url_pattern` (for `method`, default any) to a function."""
-        def decorator(kallable: Callable) -> Callable:
+        def decorator(kallable: _Target) -> _Target:
             self.add_route_rule(url_pattern, kallable, method)
             return kallable
         return decorator
@@ -291,7 +293,7 @@ class Brubeck:
             return self._refuse(route.target, message, found.allowed)
         return self._bind(route.target, message, found.args, found.kwargs)
 
-    def _bind(self, target: Callable, message: Request, args: tuple,
+    def _bind(self, target: Callable[..., Any], message: Request, args: tuple[str, ...],
               kwargs: dict[str, str]) -> Callable[[], Any]:
         if isinstance(target, type):  # inspect.isclass, without a call per request
             handler = cast("type[MessageHandler]", target)(self, message)
@@ -300,7 +302,7 @@ class Brubeck:
             return handler
         return lambda: self._call_function(target, message, args, kwargs)
 
-    def _refuse(self, target: Callable, message: Request,
+    def _refuse(self, target: Callable[..., Any], message: Request,
                 allowed: frozenset[str]) -> Callable[[], Any]:
         """The path matched but no route takes this method: OPTIONS or 405."""
         allow = allow_header(allowed)
@@ -312,7 +314,7 @@ class Brubeck:
         handler.allowed_methods = allowed
         return handler.unsupported
 
-    def _call_function(self, target: Callable, message: Request, args: tuple,
+    def _call_function(self, target: Callable[..., Any], message: Request, args: tuple[str, ...],
                        kwargs: dict[str, str]) -> Any:
         """Call a function route; what it raises, `handle` answers."""
         if xsrf_required(self, message, target):
@@ -387,7 +389,8 @@ class Brubeck:
             status = err.status_code if isinstance(err, HTTPError) else 500
             return Response(f"{status}\n", status, headers={"Content-Type": "text/plain"})
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
         """The app as a WSGI callable (for gunicorn and other WSGI servers)."""
         wsgi_app: Callable[..., list[bytes]] = _loaded.get("wsgi_app") or adapter("wsgi_app")
         parts = wsgi_app(self, environ, start_response)
