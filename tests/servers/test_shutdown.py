@@ -98,21 +98,23 @@ def wsgi_server(backend: str, shutdown_timeout: float = 30.0) -> Iterator[Server
         yield server
 
 
+@contextlib.contextmanager
+def mongrel2_app(backend: str, chroot: Path, shutdown_timeout: float = 30.0) -> Iterator[Server]:
+    from tests.support.mongrel2 import mongrel2_server
+
+    with mongrel2_server(chroot) as m2, \
+            app_process(backend, m2.connection_url, "127.0.0.1", m2.config.port,
+                         shutdown_timeout) as server:
+        yield server
+
+
 @pytest.fixture(params=["wsgi", "mongrel2"])
 def transport_server(request, tmp_path):
     """`start(backend)` -> a context manager serving shutdown_app over the transport."""
     if request.param == "wsgi":
         return wsgi_server
-
-    @contextlib.contextmanager
-    def mongrel2(backend: str) -> Iterator[Server]:
-        from tests.support.mongrel2 import mongrel2_server
-
-        with mongrel2_server(tmp_path / "m2") as m2, \
-                app_process(backend, m2.connection_url, "127.0.0.1", m2.config.port) as server:
-            yield server
-
-    return mongrel2
+    return lambda backend, shutdown_timeout=30.0: mongrel2_app(backend, tmp_path / "m2",
+                                                                shutdown_timeout)
 
 
 def in_background(fn, *args):
@@ -159,6 +161,7 @@ def test_shutdown_5_signal_drains_in_flight_request_and_exits_0(backend, signum,
         assert status == 200 and body.startswith("slept 1500 ms"), body
         log = assert_clean_exit(server, 20)
     assert signal.Signals(signum).name in log or "SIGINT" in log
+    assert "1 request(s) in flight" in log and "drained 1 request(s)" in log, log
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -177,8 +180,10 @@ def test_shutdown_5_wsgi_stops_accepting_and_logs_what_was_drained(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_shutdown_5_wsgi_straggler_answered_503_after_shutdown_timeout(backend):
-    with wsgi_server(backend, shutdown_timeout=1.0) as server:
+def test_shutdown_5_straggler_answered_503_after_shutdown_timeout(backend, transport_server):
+    """Behind Mongrel2 too: the app's `shutdown_timeout` bounds the drain, the straggler
+    gets the WSGI servers' 503, and the log its line."""
+    with transport_server(backend, shutdown_timeout=1.0) as server:
         slow = in_background(server.get, "/slow/20000")
         time.sleep(0.5)
         started = time.monotonic()

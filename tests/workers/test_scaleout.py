@@ -153,9 +153,6 @@ def test_scaleout_5_ctrl_c_to_the_group_drains_mongrel2_workers_and_exits_0(tmp_
         assert not Path(f"/proc/{mongrel2_pid}").exists()  # stopped last, by the supervisor
 
 
-@pytest.mark.xfail(strict=True, reason="the direct-path Mongrel2 worker does not yet write "
-                   "BRUBECK_READY_FD (one call to brubeck.concurrency.process.signal_ready() "
-                   "in Mongrel2Connection.run after _await_subscriber and pull.connect)")
 def test_scaleout_8_direct_path_workers_counted_up_by_their_ready_pipe(tmp_path):
     app = copy_app(tmp_path)
     port = free_port()
