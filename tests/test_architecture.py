@@ -1,10 +1,12 @@
-"""The architecture holds: the import-linter contracts pass, and brubeck/ has no import cycle.
+"""The architecture holds: the import-linter contracts pass, brubeck/ has no import cycle,
+and strict mypy passes over every module of it.
 
-Both count function-level (lazy) imports, as import-linter does, and leave out
-imports under `if TYPE_CHECKING:`. The layers themselves are in `.importlinter`;
-docs/architecture.rst draws them.
+The first two count function-level (lazy) imports, as import-linter does, and leave
+out imports under `if TYPE_CHECKING:`. The layers themselves are in `.importlinter`;
+docs/architecture.rst draws them. mypy's settings are `[tool.mypy]` in pyproject.toml.
 """
 
+import re
 import shutil
 import subprocess
 import sys
@@ -82,6 +84,17 @@ def test_no_import_cycles_inside_brubeck():
         for line in graph.get_import_details(importer=importer, imported=imported)
     ]
     assert not cycles, "\n".join(details)
+
+
+def test_mypy_strict_passes_over_the_whole_package():
+    """`mypy` as configured (strict; the untyped libraries named one by one), every file."""
+    out = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, env=python_env(),
+                         capture_output=True, text=True)
+    report = out.stdout + out.stderr
+    assert out.returncode == 0, report
+    checked = re.search(r"no issues found in (\d+) source files", report)
+    modules = list((ROOT / "brubeck").rglob("*.py"))
+    assert checked and int(checked[1]) == len(modules), report  # the whole package
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -36,6 +36,7 @@ class _ChunkedInput(pywsgi.Input):
     """pywsgi's body stream with its chunked decoder replaced by Brubeck's strict one."""
 
     __slots__ = ("body",)
+    _send_100_continue: Callable[[], None]  # pywsgi's, private: not in its stubs
 
     def __init__(self, rfile: Any, limits: Limits, socket: Any = None) -> None:
         super().__init__(rfile, None, socket, chunked_input=True)
@@ -58,6 +59,16 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
     """pywsgi's handler holding Brubeck's line: limits, timeouts, unambiguous framing."""
 
     wsgi_input: Any  # set by pywsgi per request (untyped library)
+    # pywsgi's attributes as this class uses them: set by the time it reads them (the
+    # stubs allow None), or of another type than the stubs say, or private to pywsgi.
+    server: Server
+    path: str
+    request_version: str
+    environ: dict[str, Any]
+    headers: HeadFields  # type: ignore[assignment]  # what our MessageClass returns
+    status: bytes  # type: ignore[assignment]  # pywsgi's start_response encodes it
+    response_headers: list[tuple[bytes, bytes]]  # type: ignore[assignment]  # encoded too
+    _sendall: Callable[[bytes | bytearray], None]
 
     def handle(self) -> None:
         self.limits = self.server.limits
@@ -164,7 +175,7 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
             return self._refused(self._refusal(ex))
         if isinstance(ex, (ValueError, http.client.HTTPException)):  # pywsgi's own checks
             return self._refused(self._refusal(Refusal(400, "Malformed request")))
-        return super()._handle_client_error(ex)
+        return super()._handle_client_error(ex)  # type: ignore[misc]  # private to pywsgi
 
     def log_error(self, msg: str, *args: Any) -> None:
         """pywsgi's error lines hold client text (the request line): escaped, to our log."""
