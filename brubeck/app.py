@@ -59,6 +59,7 @@ ADAPTERS: dict[str, str] = {
     "register_api": "brubeck.autoapi:register_api",
     "render_template": "brubeck.templating:render",
     "metrics": "brubeck.middleware.metrics:Metrics",
+    "pubsub_configure": "brubeck.pubsub:configure",
 }
 _loaded: dict[str, Any] = {}
 
@@ -120,6 +121,7 @@ class Brubeck:
         cors_expose_headers: Iterable[str] | None = None,
         cors_credentials: bool = False,
         cors_max_age: int = 600,
+        pubsub_url: str | None = None,
         **unknown: Any,
     ) -> None:
         config = {k: v for k, v in locals().items() if k not in ("self", "unknown", "__class__")}
@@ -154,6 +156,10 @@ class Brubeck:
         self.shutdown_timeout = _shutdown_timeout(c["shutdown_timeout"], {**unknown, **c})
         #: Set when the app is shutting down: `ready_path` then answers 503.
         self.draining = False
+        # The process-wide bus of brubeck.pubsub; unset, it reads BRUBECK_PUBSUB_URL itself.
+        self.pubsub_url = c["pubsub_url"]
+        if self.pubsub_url is not None:
+            adapter("pubsub_configure")(self.pubsub_url)
         self.router = Router()
         self.middleware: list[Middleware] = []
         self.metrics: Any = None
