@@ -172,7 +172,8 @@ def zmq_address(text: str) -> str:
 #: `brubeck mongrel2 config` options -> Mongrel2Config fields; `--force` keeps these
 #: from the existing m2.conf when they are not given.
 KEPT_BY_FORCE = {"port": "port", "bind": "bind_addr", "pull": "pull_addr", "pub": "pub_addr",
-                 "protocol": "protocol"}
+                 "protocol": "protocol", "static_dir": "static_dir",
+                 "static_route": "static_route"}
 
 
 def mongrel2_config(args: argparse.Namespace) -> None:
@@ -299,11 +300,19 @@ def build_parser() -> argparse.ArgumentParser:
     m2_config.add_argument("--ipc", action="store_true",
                            help="handler sockets as ipc paths in the chroot's 0700 run/: "
                                 "local workers only, unreachable to other local users")
+    m2_config.add_argument("--static-dir", metavar="DIR",
+                           help="what Mongrel2's Dir handler serves, relative to the chroot "
+                                "(default: static/; for an app's static_path use "
+                                "brubeck.static.mongrel2_dir)")
+    m2_config.add_argument("--static-route", metavar="PREFIX",
+                           help="the URL prefix it serves (default: /static/, as the app's "
+                                "static_url_prefix)")
     m2_config.add_argument("--protocol", choices=["tnetstring", "json"],
                            help="how Mongrel2 sends headers (default: tnetstring)")
     m2_config.add_argument("--force", action="store_true",
                            help="overwrite an existing m2.conf, keeping its port, bind, "
-                                "handler addresses, protocol, upload store and server uuid "
+                                "handler addresses, protocol, static dir and route, upload "
+                                "store and server uuid "
                                 "unless given here")
     m2_config.set_defaults(func=mongrel2_config)
 

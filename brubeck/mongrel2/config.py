@@ -288,6 +288,8 @@ def read_back(chroot: Path) -> dict[str, str]:
                          ("protocol", r"protocol\s*=\s*['\"]([^'\"]+)"),
                          ("bind_addr", r"bind_addr\s*=\s*['\"]([^'\"]+)"),
                          ("upload_store", r"upload\.temp_store['\"]\s*:\s*['\"]([^'\"]+)"),
+                         ("static_route", r"['\"]([^'\"]+)['\"]\s*:\s*static_dir\b"),
+                         ("static_dir", r"\bbase\s*=\s*['\"]([^'\"]+)"),
                          ("port", r"\bport\s*=\s*(\d+)")):
         match = re.search(pattern, text)
         if match:

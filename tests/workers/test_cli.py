@@ -124,3 +124,14 @@ def test_scaleout_3_workers_without_a_way_to_use_them_is_an_error(args, says):
     done = brubeck("serve", "tests/workers/apps/versioned.py:app", *args)
     assert done.returncode != 0
     assert says in done.stderr, done.stderr
+
+
+def test_devx_8_mongrel2_config_static_dir_and_route_kept_by_force(tmp_path):
+    made = brubeck("mongrel2", "config", "--dir", str(tmp_path), "--static-dir", "assets/",
+                   "--static-route", "/assets/")
+    assert made.returncode == 0, made.stderr
+    again = brubeck("mongrel2", "config", "--dir", str(tmp_path), "--force", "--port", "7001")
+    assert again.returncode == 0, again.stderr
+    found = m2.read_back(tmp_path)
+    assert (found["static_dir"], found["static_route"], found["port"]) == \
+        ("assets/", "/assets/", "7001")
