@@ -121,6 +121,10 @@ class Brubeck:
         cors_expose_headers: Iterable[str] | None = None,
         cors_credentials: bool = False,
         cors_max_age: int = 600,
+        websocket_max_message_size: int | None = None,
+        websocket_ping_interval: float | None = None,
+        websocket_ping_timeout: float | None = None,
+        websocket_write_timeout: float | None = None,
         pubsub_url: str | None = None,
         **unknown: Any,
     ) -> None:
@@ -156,6 +160,11 @@ class Brubeck:
         self.shutdown_timeout = _shutdown_timeout(c["shutdown_timeout"], {**unknown, **c})
         #: Set when the app is shutting down: `ready_path` then answers 503.
         self.draining = False
+        # Read by brubeck.websocket.setting (None: a handler's own, else the default).
+        self.websocket_max_message_size = c["websocket_max_message_size"]
+        self.websocket_ping_interval = c["websocket_ping_interval"]
+        self.websocket_ping_timeout = c["websocket_ping_timeout"]
+        self.websocket_write_timeout = c["websocket_write_timeout"]
         # The process-wide bus of brubeck.pubsub; unset, it reads BRUBECK_PUBSUB_URL itself.
         self.pubsub_url = c["pubsub_url"]
         if self.pubsub_url is not None:

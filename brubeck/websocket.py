@@ -15,8 +15,8 @@ wsproto, the Mongrel2 connection over Mongrel2's frames) does the I/O:
 1. it builds the handshake `Request` and calls `upgrade(application, request)`:
    None (not a WebSocket route: serve it as HTTP), a `Response` (refused:
    send it as it is), or the handler (accepted);
-2. it answers 101 (`accept_key(key)`; `handler.subprotocol`, when not None,
-   as `Sec-WebSocket-Protocol`; `handler.handshake_headers()` too), then
+2. it answers 101 (`handshake_head`: `accept_key(key)`, `handler.subprotocol`
+   when not None, `handler.handshake_headers()`), then
    calls `handler.start(transport)`, where `transport` is a `Transport`;
 3. it feeds what the client sends into the handler, from its reader:
    `feed_message(str | bytes)` for each whole message (text decoded from
@@ -58,7 +58,7 @@ log = logging.getLogger("brubeck.websocket")
 
 __all__ = [
     "GUID", "BroadcastTransport", "ProtocolError", "Transport", "WebSocketClosed",
-    "WebSocketHandler", "accept_key", "broadcast", "decode_text", "upgrade",
+    "WebSocketHandler", "accept_key", "broadcast", "decode_text", "handshake_head", "upgrade",
 ]
 
 #: RFC 6455's magic string, appended to the client's key for `Sec-WebSocket-Accept`.
@@ -128,6 +128,21 @@ def accept_key(key: str) -> str:
     """`Sec-WebSocket-Accept` for the client's `Sec-WebSocket-Key` (RFC 6455 4.2.2)."""
     digest = hashlib.sha1(key.encode("ascii") + GUID).digest()
     return base64.b64encode(digest).decode("ascii")
+
+
+def handshake_head(handler: WebSocketHandler, accept: str) -> bytes:
+    """The 101 head every transport sends: `accept` (`accept_key`, or Mongrel2's), the
+    chosen subprotocol, the handler's own headers. ValueError for a header holding CR,
+    LF or NUL (nothing is sent: the transport answers 500)."""
+    lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
+             f"Sec-WebSocket-Accept: {accept}"]
+    if handler.subprotocol is not None:
+        lines.append(f"Sec-WebSocket-Protocol: {handler.subprotocol}")
+    for name, value in handler.handshake_headers():
+        if any(c in name or c in value for c in "\r\n\0"):
+            raise ValueError(f"header {name!r} holds CR, LF or NUL")
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def decode_text(payload: bytes) -> str:

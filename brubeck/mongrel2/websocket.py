@@ -55,6 +55,7 @@ from ..websocket import (
     WebSocketHandler,
     accept_key,
     decode_text,
+    handshake_head,
     upgrade,
 )
 from . import wire
@@ -115,19 +116,6 @@ def parse_close(payload: bytes) -> tuple[int | None, str]:
     if code not in _VALID_CLOSE and not 3000 <= code <= 4999:
         raise ProtocolError(PROTOCOL_ERROR, f"Invalid close code {code}")
     return code, decode_text(payload[2:])
-
-
-def handshake_head(handler: WebSocketHandler, accept: str) -> bytes:
-    """The 101: the accept key, the chosen subprotocol, the handler's own headers."""
-    lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
-             f"Sec-WebSocket-Accept: {accept}"]
-    if handler.subprotocol is not None:
-        lines.append(f"Sec-WebSocket-Protocol: {handler.subprotocol}")
-    for name, value in handler.handshake_headers():
-        if any(c in name or c in value for c in "\r\n\0"):
-            raise ValueError(f"header {name!r} holds CR, LF or NUL")
-        lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 _WEBSOCKET_METHOD = b"6:METHOD,9:WEBSOCKET,"
@@ -483,4 +471,4 @@ class WebSockets:
 
 
 __all__ = ["FRAME", "HANDSHAKE", "Mongrel2Transport", "WebSockets",
-           "close_payload", "handshake_head", "parse_close", "parse_flags", "server_frame"]
+           "close_payload", "parse_close", "parse_flags", "server_frame"]

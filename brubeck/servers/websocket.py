@@ -36,11 +36,13 @@ from ..response import Response, http_bytes, refuse
 from ..websocket import (
     CLOSE_TIMEOUT,
     DEFAULT_WRITE_TIMEOUT,
+    GOING_AWAY,
     PROTOCOL_ERROR,
     TOO_BIG,
     WebSocketClosed,
     WebSocketHandler,
     accept_key,
+    handshake_head,
     is_upgrade,
     setting,
     upgrade,
@@ -82,24 +84,15 @@ def _has_body(environ: dict[str, Any]) -> bool:
                 or environ.get("HTTP_TRANSFER_ENCODING"))
 
 
-def response_101(handler: WebSocketHandler) -> bytes:
-    """The 101 head: the accept key, the chosen subprotocol, the handler's own headers."""
-    key = handler.message.headers.get("Sec-WebSocket-Key", "").strip()
-    lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
-             f"Sec-WebSocket-Accept: {accept_key(key)}"]
-    if handler.subprotocol is not None:
-        lines.append(f"Sec-WebSocket-Protocol: {handler.subprotocol}")
-    for name, value in handler.handshake_headers():
-        if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
-            raise ValueError(f"header {name!r} holds CR or LF")
-        lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
 def take_upgrade(wsgi_app: Any, environ: dict[str, Any], sock: Any, rfile: Any,
-                  limits: Any) -> bool:
+                  limits: Any, connection: Any = None) -> bool:
     """Take a WebSocket handshake on `sock`; False when no WebSocket route wants it
-    (the server then serves it as HTTP). The connection is done when this returns True."""
+    (the server then serves it as HTTP). The connection is done when this returns True.
+
+    `connection` is the server's `HardenedConnection`: while the WebSocket is
+    open, a drain asks it to close with 1001 (`on_drain`) instead of waiting
+    out `shutdown_timeout` for it.
+    """
     application = brubeck_app(wsgi_app)
     if application is None:
         return False
@@ -120,7 +113,8 @@ def take_upgrade(wsgi_app: Any, environ: dict[str, Any], sock: Any, rfile: Any,
         _send(sock, http_bytes(outcome, "GET"))
         return True
     try:
-        head = response_101(outcome)
+        key = outcome.message.headers.get("Sec-WebSocket-Key", "").strip()
+        head = handshake_head(outcome, accept_key(key))
     except ValueError as error:
         log.error("refused to send the 101 for %s: %s", loggable(request.path), error)
         _send(sock, http_bytes(Response(b"", 500), "GET"))
@@ -129,7 +123,14 @@ def take_upgrade(wsgi_app: Any, environ: dict[str, Any], sock: Any, rfile: Any,
     sock.settimeout(None)  # idle is allowed; pings (websocket_ping_interval) bound it
     if not _send(sock, head):
         return True
-    SocketTransport(sock, outcome).run(pending)
+    transport = SocketTransport(sock, outcome)
+    if connection is not None:
+        connection.on_drain = transport.going_away
+    try:
+        transport.run(pending)
+    finally:
+        if connection is not None:
+            connection.on_drain = None
     return True
 
 
@@ -271,6 +272,11 @@ class SocketTransport:
 
     def abort(self) -> None:
         self._drop(None)
+
+    def going_away(self) -> None:
+        """The server drains: close with 1001, so the client reconnects elsewhere (in a
+        green thread of its own: a client that does not read must not hold the drain)."""
+        self.backend.spawn(self.handler.close, GOING_AWAY, "Server going away")
 
     def _frame(self, event: Any) -> bytes:
         if self._dropped:

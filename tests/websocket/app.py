@@ -91,6 +91,14 @@ class Pinged(Echo):
     ping_timeout = 0.1
 
 
+class PingedPatient(Echo):
+    """Pinged as often, but a pong may take 1 s: a loaded machine stalls a process for
+    longer than 0.1 s (three processes behind Mongrel2), and the client must stay."""
+
+    ping_interval = 0.05
+    ping_timeout = 1.0
+
+
 class Firehose(WebSocketHandler):
     """Writes until the client's reading stalls it out (slow-reader tests)."""
 
@@ -117,4 +125,5 @@ def build_app(**config):
         (r"^/private$", Private),
         (r"^/firehose$", Firehose),
         (r"^/pinged$", Pinged),
+        (r"^/pinged-patient$", PingedPatient),
     ], **config)
