@@ -497,8 +497,11 @@ class Mongrel2Connection(ReplySender):
         client (`Retry-After: 1`, as over WSGI); return how many."""
         busy = [r for requests in self._inflight.values() for r in requests]
         for request in busy:
-            self.reply(request, plain_response(503, headers={"Retry-After": "1",
-                                                             "Connection": "close"}))
+            if vars(wire.client_of(request)).get("streaming"):
+                self.close(request)  # its head is out: cut the stream, no 503 inside it
+            else:
+                self.reply(request, plain_response(503, headers={"Retry-After": "1",
+                                                                 "Connection": "close"}))
         return len(busy)
 
 

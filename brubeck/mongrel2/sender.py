@@ -116,6 +116,7 @@ class StreamSink:
         framing = ("Transfer-Encoding", "chunked") if self.chunked else ("Connection", "close")
         head = head_bytes(response, request.method, framing)  # ValueError: refused, nothing sent
         sender.send(self.client.sender, self.client.conn_id, head, final=False)
+        vars(self.client)["streaming"] = True  # too late for a 503 (see _abandon)
 
     def send(self, data: bytes) -> None:
         if self.client.is_disconnected():

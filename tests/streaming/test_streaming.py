@@ -290,3 +290,36 @@ def test_streaming_3_client_disconnected_is_an_http_error_logged_quietly():
     error = ClientDisconnected()
     assert error.status_code == 499
     assert not error.log_message
+
+
+def test_streaming_1_mongrel2_drain_cuts_a_running_stream_without_a_503_inside(tmp_path):
+    """A stream still running when the worker's drain ends is closed, not answered 503
+    (its head left long ago: a 503 would land inside the body)."""
+    from brubeck.connections.mongrel2 import Mongrel2Connection
+    from tests.conftest import BACKEND
+    from tests.support.mongrel2 import mongrel2_server, wait_until_replies_arrive
+
+    streams.reset()
+    with mongrel2_server(tmp_path / "m2") as m2:
+        config = m2.config
+        conn = Mongrel2Connection(config.pull_addr, config.pub_addr, drain_timeout=0.5,
+                                  handle_signals=False)
+        worker = BACKEND.spawn(conn.run, streams.build_app())
+        wait_until_replies_arrive(m2.url)
+        client = StreamClient(m2.url, "/forever")
+        try:
+            assert client.next_chunk().startswith(b"tick 0")
+            conn.shutdown()
+            received = b""
+            for _ in range(10_000):
+                try:
+                    data = client.next_chunk()
+                except EOFError:  # cut: no last chunk
+                    break
+                assert data, "the stream was ended as if complete"
+                received += data
+        finally:
+            client.close()
+            conn.shutdown()
+            worker.wait() if hasattr(worker, "wait") else worker.join(10)
+    assert b"503" not in received
