@@ -89,6 +89,7 @@ class Kind(Protocol):
     """What differs between the ways workers are reached."""
 
     def start(self) -> None: ...
+    def going_down(self) -> None: ...
     def stop(self, timeout: float) -> None: ...
     def env(self, ident: str) -> dict[str, str]: ...
     def pass_fds(self) -> tuple[int, ...]: ...
@@ -124,6 +125,12 @@ class WSGIWorkers:
         sock.listen(LISTEN_BACKLOG)
         self.port = sock.getsockname()[1]
         self.sock = sock
+
+    def going_down(self) -> None:
+        """Close the supervisor's copy of the socket: once the draining workers have closed
+        theirs, a new connection is refused at once instead of queueing until exit.
+        (A rolling restart keeps it: the new workers inherit it.)"""
+        self.stop(0.0)
 
     def stop(self, timeout: float) -> None:
         if self.sock is not None:
@@ -164,6 +171,9 @@ class DirectWorkers:
         self.connection_url = connection_url
 
     def start(self) -> None:
+        pass
+
+    def going_down(self) -> None:
         pass
 
     def stop(self, timeout: float) -> None:
@@ -239,6 +249,10 @@ class DispatchedWorkers:
         self.dispatcher.start()
         log.warning("dispatcher: PULL %s, PUB %s, workers at %s", self.pull_addr,
                     self.pub_addr, self.worker_addr)
+
+    def going_down(self) -> None:
+        """Nothing yet: the workers' BYEs stop new requests reaching them, and `stop`
+        answers what the dispatcher still holds or queues."""
 
     def stop(self, timeout: float) -> None:
         if self.dispatcher is not None:

@@ -319,6 +319,7 @@ class Supervisor:
         self.incoming = [None] * self.count
         log.warning("going down: draining %d workers (shutdown_timeout %.0f s)",
                     len(workers) + len(self.draining), self.shutdown_timeout)
+        self.kind.going_down()
         for worker in workers:
             self._retire(worker, now)
         deadline = now + self.shutdown_timeout + KILL_GRACE + 1.0

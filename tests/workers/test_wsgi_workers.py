@@ -4,11 +4,14 @@ Ctrl-C drains, `--reload` on an edited file. Run on each backend (BRUBECK_CONCUR
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
+import socket
 import time
 
+from tests.servers.test_shutdown import in_background
 from tests.support.processes import free_port
 from tests.workers.support import bodies, copy_app, load_result, start_load, supervised
 
@@ -20,6 +23,15 @@ def wsgi(tmp_path, app, workers=2, *more):
     port = free_port()
     return supervised([f"{app}:app", "--port", str(port), "--workers", str(workers), *more],
                       f"http://127.0.0.1:{port}", tmp_path, workers)
+
+
+def get_status(host: str, port: int, path: str) -> int:
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
 
 
 def pids_seen(url: str, want: int, timeout: float = 20.0) -> set[str]:
@@ -70,6 +82,29 @@ def test_scaleout_5_ctrl_c_drains_wsgi_workers_and_exits_0(tmp_path):
         assert "Traceback" not in log, log
         in_flight = int(result["status"].get("200", 0))
         assert in_flight > 0 and result["timeouts"] == 0, result
+
+
+def test_scaleout_5_going_down_refuses_new_connections_at_once(tmp_path):
+    """The supervisor closes its copy of the listening socket when it goes down (the
+    workers close theirs as they drain): a client is refused, not queued until exit."""
+    with wsgi(tmp_path, copy_app(tmp_path)) as sup:
+        host, port = sup.url.removeprefix("http://").split(":")
+        slow = in_background(get_status, host, int(port), "/?sleep=3")  # holds the exit
+        time.sleep(1.0)
+        sup.proc.send_signal(signal.SIGTERM)
+        sup.wait_log(r"going down: draining 2 workers")
+        refused = False
+        deadline = time.monotonic() + 2.0  # the workers close theirs within Shutdown.poll
+        while not refused and time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+                time.sleep(0.05)
+            except ConnectionRefusedError:
+                refused = True
+        assert refused, "a new connection was still accepted while the workers drained"
+        assert sup.proc.poll() is None  # refused while the drain went on, not after exit
+        assert slow() == 200
+        assert sup.proc.wait(40) == 0
 
 
 def test_devx_7_reload_serves_an_edited_file_over_wsgi(tmp_path):
