@@ -292,15 +292,21 @@ class MessageHandler:
         `kwargs` are 0.4 `render_error`'s: `error_handler` (called on the cleared
         payload), `status_msg`, `detail`.
         """
+        self._error_payload(exc, kwargs.get("error_handler"))
+        self._finished = True
+        return self.render(status_code=status)
+
+    def _error_payload(self, exc: BaseException | None,
+                       error_handler: Callable[[], Any] | None) -> list[dict[str, Any]] | None:
+        """How every error answer starts: the payload cleared, the client's field errors
+        in it (returned), then 0.4's `error_handler` run on it."""
         self.clear_payload()
         errors = field_errors(exc)
         if errors is not None:
             self.add_to_payload("errors", errors)
-        error_handler = kwargs.get("error_handler")
         if error_handler is not None:
             error_handler()
-        self._finished = True
-        return self.render(status_code=status)
+        return errors
 
     # 0.4's names, kept as aliases of write_error.
 
@@ -433,15 +439,9 @@ class WebMessageHandler(MessageHandler):
         """An error page for `status`: the rendering mixin's template if one is mixed in,
         else plain HTML; field errors as JSON whatever the page; an HTTPError's reason and
         headers; the traceback only when debugging."""
-        self.clear_payload()
+        errors = self._error_payload(exc, kwargs.get("error_handler"))
         if isinstance(exc, HTTPError):
-            self.headers.update(exc.headers)
-        errors = field_errors(exc)
-        if errors is not None:
-            self.add_to_payload("errors", errors)
-        error_handler = kwargs.get("error_handler")
-        if error_handler is not None:
-            error_handler()
+            self.headers.update(exc.headers)  # after error_handler's: the error's own win
         status_msg = kwargs.get("status_msg")
         if status_msg is None and isinstance(exc, HTTPError):
             status_msg = exc.reason

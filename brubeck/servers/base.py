@@ -87,6 +87,45 @@ class Connections:
         process.drained(shutdown, len(busy) - len(stragglers), len(stragglers))
 
 
+#: A library's server started on `listener` for `app`: (serve until the green thread is
+#: killed, stop accepting). Its arguments: app, listener, limits, connections.
+Start = Callable[[Callable[..., Any], Any, Limits, Connections],
+                 tuple[Callable[[], Any], Callable[[], Any]]]
+
+
+def serve_function(start: Start, make_socket: Callable[..., Any],
+                   sleep: Callable[[float], Any]) -> Callable[..., None]:
+    """A server module's `serve`: the same life around each library's own `start`."""
+
+    def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767,
+              sock: Any = None, limits: Limits | None = None,
+              shutdown: process.Shutdown | None = None) -> None:
+        """Serve `app` until `shutdown` is requested, then drain; `limits` default to the app's.
+
+        `sock` is a listening socket to serve from; without it, the supervisor's
+        (`BRUBECK_LISTEN_FD`) or one bound on `host:port`. Without `shutdown`, serve
+        until the green thread is killed. At most `limits.connections` connections
+        are served at once; at the cap the server stops accepting, and new
+        connections wait in the listen backlog until one closes (the head timer
+        bounds how long an idle one can hold its place).
+        """
+        limits = server_limits(app, limits)
+        connections = Connections()
+        listener = sock if sock is not None else listen_socket(host, port, make_socket)
+        forever, stop_accepting = start(app, listener, limits, connections)
+        process.signal_ready()
+        if shutdown is None:
+            forever()
+            return
+        try:
+            shutdown.wait(sleep)
+        finally:
+            stop_accepting()  # the supervisor's copy of the socket stays open
+        connections.drain(shutdown, sleep)
+
+    return serve
+
+
 class HardenedConnection:
     """Brubeck's line on one client connection, shared by both servers' handlers.
 

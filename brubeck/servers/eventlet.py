@@ -19,10 +19,9 @@ with warnings.catch_warnings():  # its multi-line deprecation banner; the backen
     import eventlet.hubs
     import eventlet.wsgi
 
-from ..concurrency import process
 from ..errors import loggable, reason_phrase
 from ..limits import Limits
-from .base import Connections, HardenedConnection, listen_socket, log, server_limits
+from .base import Connections, HardenedConnection, log, serve_function
 from .http import ChunkedBody, HeadReader, Refusal, check_head, check_request_line
 
 
@@ -165,38 +164,29 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
         log.debug("%s %s", self.client_address, loggable(text))
 
 
-def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767,
-          sock: Any = None, limits: Limits | None = None,
-          shutdown: process.Shutdown | None = None) -> None:
-    """Serve `app` until `shutdown` is requested, then drain; `limits` default to the app's.
-
-    `sock` is a listening socket to serve from; without it, the supervisor's
-    (`BRUBECK_LISTEN_FD`) or one bound on `host:port`. Without `shutdown`, serve
-    until the green thread is killed. At most `limits.connections` connections
-    are served at once; at the cap the server stops accepting, and new
-    connections wait in the listen backlog until one closes (the head timer
-    bounds how long an idle one can hold its place).
-    """
-    limits = server_limits(app, limits)
-    connections = Connections()
+def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: Connections
+           ) -> tuple[Callable[[], Any], Callable[[], Any]]:
     protocol = type("Protocol", (Protocol,), {"limits": limits, "connections": connections})
-    listener = sock if sock is not None else listen_socket(
-        host, port, eventlet.green.socket.socket)
     server = eventlet.wsgi.Server(
         listener, listener.getsockname(), app, log, protocol=protocol, log_output=False,
         debug=False, url_length_limit=limits.request_line + 1,
         socket_timeout=limits.read_timeout)
     acceptor = eventlet.spawn(_accept, listener, server, eventlet.GreenPool(limits.connections))
-    process.signal_ready()
-    try:
-        if shutdown is None:
-            acceptor.wait()
-            return
-        shutdown.wait(eventlet.sleep)
-    finally:
-        acceptor.kill()  # stop accepting; the supervisor's copy of the socket stays open
+
+    def stop_accepting() -> None:
+        acceptor.kill()
         listener.close()
-    connections.drain(shutdown, eventlet.sleep)
+
+    def forever() -> None:
+        try:
+            acceptor.wait()
+        finally:
+            stop_accepting()
+
+    return forever, stop_accepting
+
+
+serve = serve_function(_start, eventlet.green.socket.socket, eventlet.sleep)
 
 
 def _accept(listener: Any, server: Any, pool: Any) -> None:

@@ -15,10 +15,9 @@ import gevent.pool
 import gevent.socket
 from gevent import pywsgi
 
-from ..concurrency import process
 from ..errors import loggable
 from ..limits import Limits
-from .base import Connections, HardenedConnection, listen_socket, log, server_limits
+from .base import Connections, HardenedConnection, log, serve_function
 from .http import (
     ChunkedBody,
     HeadFields,
@@ -192,31 +191,14 @@ class Server(pywsgi.WSGIServer):
     connections: Connections
 
 
-def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767,
-          sock: Any = None, limits: Limits | None = None,
-          shutdown: process.Shutdown | None = None) -> None:
-    """Serve `app` until `shutdown` is requested, then drain; `limits` default to the app's.
-
-    `sock` is a listening socket to serve from; without it, the supervisor's
-    (`BRUBECK_LISTEN_FD`) or one bound on `host:port`. Without `shutdown`, serve
-    until the green thread is killed. At most `limits.connections` connections
-    are served at once; at the cap the server stops accepting, and new
-    connections wait in the listen backlog until one closes (the head timer
-    bounds how long an idle one can hold its place).
-    """
-    limits = server_limits(app, limits)
-    listener = sock if sock is not None else listen_socket(host, port, gevent.socket.socket)
+def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: Connections
+           ) -> tuple[Callable[[], Any], Callable[[], Any]]:
     server = Server(listener, application=app, log=None, error_log=log,
                     spawn=gevent.pool.Pool(limits.connections))
     server.limits = limits
-    server.connections = Connections()
+    server.connections = connections
     server.start()
-    process.signal_ready()
-    if shutdown is None:
-        server.serve_forever()
-        return
-    try:
-        shutdown.wait(gevent.sleep)
-    finally:
-        server.close()  # stop accepting; the supervisor's copy of the socket stays open
-    server.connections.drain(shutdown, gevent.sleep)
+    return server.serve_forever, server.close
+
+
+serve = serve_function(_start, gevent.socket.socket, gevent.sleep)
