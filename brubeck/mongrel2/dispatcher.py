@@ -53,20 +53,23 @@ REQUEST = 0     # wants a final reply: held until it gets one
 FRAME = 1       # a WebSocket frame or other JSON message: to the holder, or dropped
 DISCONNECT = 2  # the client left: to the holder (which then holds it no more), or dropped
 MORE = 3        # an upload's `done` message: the rest of a request already held
+HEAD = 4        # a REQUEST whose answer has no body (the 503 for it too)
+_REQUESTS = (REQUEST, HEAD)
 
 _DISCONNECT_BODY = b'21:{"type":"disconnect"},'
 _UPLOAD_DONE = b"x-mongrel2-upload-done"
 _METHOD_KEY = b"6:METHOD,"
 _JSON_METHOD = b'"METHOD":"'
-_KINDS = {b"WEBSOCKET": FRAME, b"JSON": FRAME}
+_KINDS = {b"WEBSOCKET": FRAME, b"JSON": FRAME, b"HEAD": HEAD}
 
 #: Messages read from one socket before the others get a turn.
 BATCH = 256
 # Plain ints: pyzmq's flag enums cost an object per `|` on the per-message path.
 _NOBLOCK = int(zmq.NOBLOCK)
 _NOBLOCK_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
-UNAVAILABLE = http_bytes(plain_response(
-    503, headers={"Retry-After": "1", "Connection": "close"}), "GET")
+_UNAVAILABLE = plain_response(503, headers={"Retry-After": "1", "Connection": "close"})
+UNAVAILABLE = http_bytes(_UNAVAILABLE, "GET")
+UNAVAILABLE_HEAD = http_bytes(_UNAVAILABLE, "HEAD")  # the same head, no body
 
 
 def peek(frame: bytes) -> tuple[bytes, int]:
@@ -94,7 +97,7 @@ def peek(frame: bytes) -> tuple[bytes, int]:
         return key, FRAME
     if frame.find(_UPLOAD_DONE, third, end) >= 0:
         return key, MORE
-    return key, REQUEST
+    return key, kind
 
 
 def _size(frame: bytes, start: int) -> tuple[int, int]:
@@ -152,13 +155,18 @@ class _Worker:
 
 
 class _Hold:
-    """One held connection: its worker, requests awaiting a final reply, stream started."""
+    """One held connection: its worker, requests awaiting a final reply, stream started.
 
-    __slots__ = ("count", "streaming", "worker")
+    `heads` has bit i set when the i-th request awaiting a reply is a HEAD (its
+    503 has no body); a final reply shifts it.
+    """
 
-    def __init__(self, worker: _Worker) -> None:
+    __slots__ = ("count", "heads", "streaming", "worker")
+
+    def __init__(self, worker: _Worker, head: bool) -> None:
         self.worker = worker
         self.count = 1
+        self.heads = int(head)
         self.streaming = False
 
 
@@ -182,7 +190,7 @@ class Dispatcher:
         self._serving: list[_Worker] = []  # ready and not retired
         self._turn = 0
         self._held: dict[bytes, _Hold] = {}
-        self._queue: collections.deque[tuple[float, bytes, bytes]] = collections.deque()
+        self._queue: collections.deque[tuple[float, bytes, bytes, int]] = collections.deque()
         self._ready: set[bytes] = set()
         self._ready_changed = threading.Condition()
         self._calls: collections.deque[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]] \
@@ -323,7 +331,8 @@ class Dispatcher:
             worker = hold.worker
             if not self._send(worker, frame):
                 return  # gone: `lost()` answers the connection
-            if kind == REQUEST:
+            if kind in _REQUESTS:
+                hold.heads |= (kind == HEAD) << hold.count
                 hold.count += 1
                 worker.held += 1
                 worker.sent += 1
@@ -336,17 +345,17 @@ class Dispatcher:
         if kind in (FRAME, DISCONNECT):
             return  # nobody holds it: nobody waits for it
         if self._stop_at is not None:
-            self._refuse(key)
+            self._refuse(key, kind == HEAD)
             return
         while True:
             chosen = self._pick()
             if chosen is None:
-                self._enqueue(frame, key)
+                self._enqueue(frame, key, kind)
                 return
             if self._send(chosen, frame):
                 break
         worker = chosen
-        self._held[key] = _Hold(worker)
+        self._held[key] = _Hold(worker, kind == HEAD)
         worker.held += 1
         worker.sent += 1
         self.counts["routed"] += 1
@@ -379,13 +388,13 @@ class Dispatcher:
                 self._unserve(worker)
             return False
 
-    def _enqueue(self, frame: bytes, key: bytes) -> None:
+    def _enqueue(self, frame: bytes, key: bytes, kind: int) -> None:
         if len(self._queue) >= self.queue_limit:
-            self._refuse(key)
+            self._refuse(key, kind == HEAD)
             return
         if not self._queue:
             log.warning("dispatcher: no worker ready; queueing requests")
-        self._queue.append((time.monotonic(), key, frame))
+        self._queue.append((time.monotonic(), key, frame, kind))
         self.counts["waited"] += 1
 
     def _expire(self) -> None:
@@ -393,7 +402,7 @@ class Dispatcher:
         queue, oldest = self._queue, time.monotonic() - self.queue_timeout
         expired = 0
         while queue and queue[0][0] < oldest:
-            self._refuse(queue.popleft()[1])
+            self._refuse_queued(queue.popleft())
             expired += 1
         if expired:
             log.error("dispatcher: %d requests waited %ss for a worker: answered 503", expired,
@@ -403,14 +412,17 @@ class Dispatcher:
         """Hand queued requests to workers now ready, in arrival order."""
         queue = self._queue
         while queue and self._serving:
-            _, key, frame = queue.popleft()
-            self._route(frame, key, REQUEST)
+            _, key, frame, kind = queue.popleft()
+            self._route(frame, key, kind)
 
-    def _refuse(self, key: bytes) -> None:
+    def _refuse(self, key: bytes, head: bool = False) -> None:
         sender, _, conn_id = key.partition(b" ")
-        self._publish_to(sender, [conn_id], UNAVAILABLE)
+        self._publish_to(sender, [conn_id], UNAVAILABLE_HEAD if head else UNAVAILABLE)
         self._publish_to(sender, [conn_id], b"")
         self.counts["refused"] += 1
+
+    def _refuse_queued(self, queued: tuple[float, bytes, bytes, int]) -> None:
+        self._refuse(queued[1], queued[3] == HEAD)
 
     def _publish_to(self, sender: bytes, conn_ids: list[bytes], data: bytes) -> None:
         for start in range(0, len(conn_ids), wire.MAX_TARGETS):
@@ -468,6 +480,7 @@ class Dispatcher:
                 del held[key]
             else:
                 hold.count -= 1
+                hold.heads >>= 1
                 hold.worker.held -= 1
 
     def _on_ready(self, ident: bytes) -> None:
@@ -539,6 +552,7 @@ class Dispatcher:
     def _answer_all(self, chosen: Callable[[_Hold], bool]) -> int:
         """503 and close every chosen held request (just close a started stream); forget them."""
         refused: dict[bytes, list[bytes]] = {}
+        refused_heads: dict[bytes, list[bytes]] = {}
         closed: dict[bytes, list[bytes]] = {}
         for key, hold in list(self._held.items()):
             if not chosen(hold):
@@ -546,10 +560,12 @@ class Dispatcher:
             del self._held[key]
             hold.worker.held -= hold.count
             sender, _, conn_id = key.partition(b" ")
-            (closed if hold.streaming else refused).setdefault(sender, []).append(conn_id)
-        for sender, ids in refused.items():
-            self._publish_to(sender, ids, UNAVAILABLE)
-            closed.setdefault(sender, []).extend(ids)
+            answers = closed if hold.streaming else refused_heads if hold.heads & 1 else refused
+            answers.setdefault(sender, []).append(conn_id)
+        for answers, head in ((refused, UNAVAILABLE), (refused_heads, UNAVAILABLE_HEAD)):
+            for sender, ids in answers.items():
+                self._publish_to(sender, ids, head)
+                closed.setdefault(sender, []).extend(ids)
         for sender, ids in closed.items():
             self._publish_to(sender, ids, b"")
         return sum(len(ids) for ids in closed.values())
@@ -563,13 +579,13 @@ class Dispatcher:
     def _begin_stop(self, timeout: float) -> None:
         self._stop_at = time.monotonic() + timeout
         while self._queue:
-            self._refuse(self._queue.popleft()[1])
+            self._refuse_queued(self._queue.popleft())
 
     def _finish(self) -> None:
         """Answer whatever is still held or queued, then close every socket."""
         try:
             while self._queue:
-                self._refuse(self._queue.popleft()[1])
+                self._refuse_queued(self._queue.popleft())
             left = self._answer_all(lambda hold: True)
             if left:
                 log.error("dispatcher: stopped with %d requests unanswered: answered 503", left)

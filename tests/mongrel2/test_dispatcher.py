@@ -39,6 +39,8 @@ def test_scaleout_2_peek_reads_key_and_kind():
     assert dispatch.peek(TNET_GET) == (key, dispatch.REQUEST)  # a header value is no METHOD
     assert dispatch.peek(tnet_message(b"WEBSOCKET", b"hi")) == (key, dispatch.FRAME)
     assert dispatch.peek(tnet_message(b"WEBSOCKET_HANDSHAKE")) == (key, dispatch.REQUEST)
+    assert dispatch.peek(tnet_message(b"HEAD")) == (key, dispatch.HEAD)
+    assert dispatch.peek(b's 7 / 17:{"METHOD":"HEAD"},0:,') == (b"s 7", dispatch.HEAD)
     done = b"22:x-mongrel2-upload-done,8:/tmp/x/1,"
     assert dispatch.peek(tnet_message(b"POST", extra=done)) == (key, dispatch.MORE)
     # a body that merely mentions it is still a request
@@ -442,3 +444,38 @@ def test_scaleout_8_queue_past_its_bound_answers_503(tmp_path):
         assert b"Retry-After: 1\r\n" in reply
         assert recv_within(sub) == b"f00d-1 1:3, "  # then closed
         assert dispatcher.call("stats")["queued"] == 2
+
+
+def test_scaleout_2_lost_worker_head_requests_answered_503_without_a_body(tmp_path):
+    """lost() answers a HEAD with the 503's head only (HTTP: a HEAD answer has no body),
+    also when it waited behind a pipelined GET that was answered."""
+    zmq = BACKEND.zmq
+    with fake_mongrel2(tmp_path) as (push, sub, dispatcher, worker_addr):
+        worker = fake_worker(zmq, worker_addr, b"9.0")
+        dispatcher.wait_ready("9.0")
+        on = {conn_id: tnet_message(method).replace(b" 42 ", b" %d " % conn_id)
+              for conn_id, method in ((41, b"GET"), (42, b"HEAD"))}
+        pipelined = [tnet_message(b"GET").replace(b" 42 ", b" 43 "),
+                     tnet_message(b"HEAD").replace(b" 42 ", b" 43 ")]
+        for frame in (on[41], on[42], *pipelined):
+            push.send(frame)
+        assert [recv_within(worker) for _ in range(4)] == [on[41], on[42], *pipelined]
+        worker.send_multipart([b"F", b"f00d-1 2:43, HTTP/1.1 204 No Content\r\n\r\n"])
+        assert recv_within(sub) == b"f00d-1 2:43, HTTP/1.1 204 No Content\r\n\r\n"
+        assert dispatcher.call("lost", "9.0") == 3
+        replies = [recv_within(sub) for _ in range(3)]
+        assert replies[0] == b"f00d-1 2:41, " + dispatch.UNAVAILABLE
+        assert dispatch.UNAVAILABLE.endswith(b"\r\n\r\n503 Service Unavailable\n")
+        assert replies[1] == b"f00d-1 5:42 43, " + dispatch.UNAVAILABLE_HEAD
+        assert dispatch.UNAVAILABLE_HEAD.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert dispatch.UNAVAILABLE_HEAD.endswith(b"\r\n\r\n")  # the head only
+        assert replies[2] == b"f00d-1 8:41 42 43, "  # then all three closed
+        worker.close()
+
+
+def test_scaleout_8_queue_past_its_bound_answers_head_503_without_a_body(tmp_path):
+    with fake_mongrel2(tmp_path, "--queue-limit", "1") as (push, sub, dispatcher, _):
+        push.send(tnet_message(b"GET").replace(b" 42 ", b" 1 "))
+        push.send(tnet_message(b"HEAD").replace(b" 42 ", b" 2 "))
+        assert recv_within(sub) == b"f00d-1 1:2, " + dispatch.UNAVAILABLE_HEAD
+        assert recv_within(sub) == b"f00d-1 1:2, "
