@@ -138,6 +138,10 @@ class HardenedConnection:
     close_connection: Any
     client_address: Any
     path: str
+    # the library handler's own, read by `_websocket`
+    application: Any
+    environ: dict[str, Any]
+    rfile: Any
     _head_timer: Any = None
     _sock: Any = None
     _answering = False  # the app has started its response: too late for a 503
@@ -156,6 +160,17 @@ class HardenedConnection:
     def _closed(self) -> None:
         self.connections.idle.discard(self)
         self.connections.busy.discard(self)
+
+    def _websocket(self) -> bool:
+        """Take a WebSocket handshake for a WebSocketHandler route (`servers.websocket`)."""
+        try:
+            from .websocket import take_upgrade  # wsproto, the websocket extra
+        except ImportError:
+            return False  # WebSocketHandler.get() answers 501, naming the extra
+        self._answering = True  # a drain's 503 must not land in a WebSocket stream
+        self.close_connection = take_upgrade(
+            self.application, self.environ, self._sock, self.rfile, self.limits)
+        return bool(self.close_connection)
 
     def _response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The app starts its response; while draining, it says the connection closes."""

@@ -140,17 +140,6 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
         self.application = application
         super().handle_one_response()
 
-    def _websocket(self) -> bool:
-        """Take a WebSocket handshake for a WebSocketHandler route (`servers.websocket`)."""
-        try:
-            from .websocket import take_upgrade  # wsproto, the websocket extra
-        except ImportError:
-            return False  # WebSocketHandler.get() answers 501, naming the extra
-        self._answering = True  # a drain's 503 must not land in a WebSocket stream
-        self.close_connection = take_upgrade(
-            self.application, self.environ, self.request, self.rfile, self.limits)
-        return bool(self.close_connection)
-
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The stdlib's HTML error page and stderr line, made Brubeck's short plain refusal."""
         self._write_refusal(self._refusal(Refusal(code, message or reason_phrase(code))))

@@ -137,17 +137,6 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
                 # closing without reading it is the point of refusing.
                 stream.content_length = stream.position
 
-    def _websocket(self) -> bool:
-        """Take a WebSocket handshake for a WebSocketHandler route (`servers.websocket`)."""
-        try:
-            from .websocket import take_upgrade  # wsproto, the websocket extra
-        except ImportError:
-            return False  # WebSocketHandler.get() answers 501, naming the extra
-        self._answering = True  # a drain's 503 must not land in a WebSocket stream
-        self.close_connection = take_upgrade(
-            self.application, self.environ, self.socket, self.rfile, self.limits)
-        return bool(self.close_connection)
-
     def _write_with_headers(self, data: bytes) -> None:
         """Headers and body in one write: pywsgi's two writes stall keep-alive on Nagle."""
         self.headers_sent = True
