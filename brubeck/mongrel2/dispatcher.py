@@ -67,6 +67,7 @@ BATCH = 256
 # Plain ints: pyzmq's flag enums cost an object per `|` on the per-message path.
 _NOBLOCK = int(zmq.NOBLOCK)
 _NOBLOCK_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
+_MORE = int(zmq.SNDMORE)
 _UNAVAILABLE = plain_response(503, headers={"Retry-After": "1", "Connection": "close"})
 UNAVAILABLE = http_bytes(_UNAVAILABLE, "GET")
 UNAVAILABLE_HEAD = http_bytes(_UNAVAILABLE, "HEAD")  # the same head, no body
@@ -432,27 +433,47 @@ class Dispatcher:
     # -- what workers say ------------------------------------------------------------------
 
     def _from_workers(self) -> None:
+        """Read up to `BATCH` messages; the replies among them leave together at the end."""
         recv = self._router.recv_multipart
-        for _ in range(BATCH):
-            try:
-                parts = recv(_NOBLOCK)
-            except zmq.Again:
-                return
-            try:
-                self._heard(parts)
-            except (ValueError, IndexError):
-                self.counts["malformed"] += 1
-                log.warning("dispatcher: dropped a malformed message from worker %s (%d parts)",
-                            _name(parts[0]), len(parts))
+        replies: dict[bytes, list[bytes]] = {}
+        try:
+            for _ in range(BATCH):
+                try:
+                    parts = recv(_NOBLOCK)
+                except zmq.Again:
+                    return
+                try:
+                    self._heard(parts, replies)
+                except (ValueError, IndexError):
+                    self.counts["malformed"] += 1
+                    log.warning("dispatcher: dropped a malformed message from worker %s "
+                                "(%d parts)", _name(parts[0]), len(parts))
+        finally:
+            self._publish_replies(replies)
 
-    def _heard(self, parts: list[bytes]) -> None:
+    def _publish_replies(self, replies: dict[bytes, list[bytes]]) -> None:
+        """One multipart message per sender UUID: Mongrel2 reads each part as a reply (a
+        SUB filters on the first part, so parts never mix senders). One send per reply
+        woke ZeroMQ's I/O thread per reply."""
+        send = self._pub.send
+        for frames in replies.values():
+            last = len(frames) - 1
+            for index, frame in enumerate(frames):
+                send(frame, _MORE if index < last else 0)
+        replies.clear()
+
+    def _heard(self, parts: list[bytes], replies: dict[bytes, list[bytes]]) -> None:
         ident, verb = parts[0], parts[1]
         if verb in (FINAL, SEND):
             reply = parts[2]
             if len(parts) != 3:
                 raise ValueError("extra parts")
             sender, ids, closes = reply_targets(reply)
-            self._pub.send(reply)
+            batch = replies.get(sender)
+            if batch is None:
+                replies[sender] = [reply]
+            else:
+                batch.append(reply)
             if verb == FINAL:
                 self._release(ident, sender, ids, closes)
             elif len(ids) == 1:  # a stream's first send has one target; broadcasts follow it
@@ -462,6 +483,7 @@ class Dispatcher:
         elif len(parts) != 2:
             raise ValueError("extra parts")
         elif verb == READY:
+            self._publish_replies(replies)  # before any 503 a restarted worker's loss sends
             self._on_ready(ident)
         elif verb == BYE:
             self._on_bye(ident)
