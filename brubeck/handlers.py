@@ -110,7 +110,7 @@ def xsrf_exempt(target: Any) -> Any:
     return target
 
 
-def xsrf_required(application: Any, message: Request, target: Any) -> bool:
+def xsrf_required(application: Brubeck, message: Request, target: Any) -> bool:
     """Whether this request to `target` must carry an XSRF token."""
     return (application.xsrf_cookies and message.method in XSRF_METHODS
             and not getattr(target, "xsrf_exempt", False))

@@ -37,6 +37,7 @@ from .errors import HTTPError
 from .response import Response, header_pairs, to_bytes
 
 if TYPE_CHECKING:
+    from .concurrency import Backend
     from .request import Request
 
 log = logging.getLogger("brubeck.streaming")
@@ -191,7 +192,7 @@ class Writer:
     handler's), so a slow client blocks the sender, never interleaves bytes.
     """
 
-    def __init__(self, head: StreamingResponse, sink: Sink, backend: Any) -> None:
+    def __init__(self, head: StreamingResponse, sink: Sink, backend: Backend) -> None:
         self.head = head
         self.sink = sink
         self.last_sent = time.monotonic()
@@ -215,12 +216,12 @@ class Writer:
         finally:
             self._turn.get()
 
-    def keep_alive(self, backend: Any, every: float, data: bytes) -> None:
+    def keep_alive(self, backend: Backend, every: float, data: bytes) -> None:
         """Send `data` (an SSE comment) whenever nothing else was sent for `every` s."""
         if every > 0 and self._keepalive is None:
             self._keepalive = backend.spawn(self._beat, backend, every, data)
 
-    def _beat(self, backend: Any, every: float, data: bytes) -> None:
+    def _beat(self, backend: Backend, every: float, data: bytes) -> None:
         while not self.closed:
             idle = time.monotonic() - self.last_sent
             if idle < every:

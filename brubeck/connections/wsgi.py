@@ -26,6 +26,7 @@ from ..streaming import ClientDisconnected, StreamingResponse
 
 if TYPE_CHECKING:
     from ..app import Brubeck
+    from ..concurrency import Backend
 
 log = logging.getLogger("brubeck.wsgi")
 
@@ -133,7 +134,7 @@ class WSGIClient:
                  "sink", "start_response")
 
     def __init__(self, environ: dict[str, Any], start_response: Callable[..., Any],
-                 backend: Any) -> None:
+                 backend: Backend) -> None:
         self.environ = environ
         self.start_response = start_response
         self.backend = backend

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..app import Brubeck
     from ..request import Request
     from ..response import Response
 
@@ -30,11 +31,11 @@ class Middleware:
     """Override `before`, `after` or both; one instance serves every request, so keep
     per-request state on the message, never on `self`."""
 
-    def before(self, app: Any, message: Request) -> Any:
+    def before(self, app: Brubeck, message: Request) -> Any:
         """Return None to go on, or a response (anything a handler may return) to answer."""
         return None
 
-    def after(self, app: Any, message: Request, response: Response) -> Response | None:
+    def after(self, app: Brubeck, message: Request, response: Response) -> Response | None:
         """Return a new response, or None to keep `response` (it may be changed in place)."""
         return None
 
@@ -42,10 +43,10 @@ class Middleware:
 class BeforeHook(Middleware):
     """`@app.before_request`: a function `fn(app, message)` run before routing."""
 
-    def __init__(self, function: Callable[[Any, Request], Any]) -> None:
+    def __init__(self, function: Callable[[Brubeck, Request], Any]) -> None:
         self.function = function
 
-    def before(self, app: Any, message: Request) -> Any:
+    def before(self, app: Brubeck, message: Request) -> Any:
         return self.function(app, message)
 
     def __repr__(self) -> str:
@@ -55,10 +56,10 @@ class BeforeHook(Middleware):
 class AfterHook(Middleware):
     """`@app.after_request`: a function `fn(app, message, response)` run after answering."""
 
-    def __init__(self, function: Callable[[Any, Request, Response], Response | None]) -> None:
+    def __init__(self, function: Callable[[Brubeck, Request, Response], Response | None]) -> None:
         self.function = function
 
-    def after(self, app: Any, message: Request, response: Response) -> Response | None:
+    def after(self, app: Brubeck, message: Request, response: Response) -> Response | None:
         return self.function(app, message, response)
 
     def __repr__(self) -> str:

@@ -13,12 +13,15 @@ import json
 import logging
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import loggable
 from ..request import Request
 from ..response import Response
 from . import Middleware
+
+if TYPE_CHECKING:
+    from ..app import Brubeck
 
 log = logging.getLogger("brubeck.access")
 
@@ -66,7 +69,7 @@ class AccessLog(Middleware):
         self.json_lines = json_lines
         configure(json_lines)
 
-    def after(self, app: Any, message: Request, response: Response) -> None:
+    def after(self, app: Brubeck, message: Request, response: Response) -> None:
         if not log.isEnabledFor(logging.INFO):
             return
         fields = vars(message)

@@ -22,13 +22,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import ConfigError
 from ..errors import loggable
 from ..request import Request
 from ..response import Response, plain_response
 from . import Middleware
+
+if TYPE_CHECKING:
+    from ..app import Brubeck
 
 log = logging.getLogger("brubeck.cors")
 
@@ -126,7 +129,7 @@ class CORSMiddleware(Middleware):
     def __init__(self, policy: CORS | None = None) -> None:
         self.policy = policy
 
-    def before(self, app: Any, message: Request) -> Response | None:
+    def before(self, app: Brubeck, message: Request) -> Response | None:
         if message.method != "OPTIONS":
             return None
         headers = message.headers
@@ -168,7 +171,7 @@ class CORSMiddleware(Middleware):
             return f"headers {', '.join(refused)} are not allowed for {origin}"
         return None
 
-    def after(self, app: Any, message: Request, response: Response) -> None:
+    def after(self, app: Brubeck, message: Request, response: Response) -> None:
         fields = vars(message)
         if fields.get("cors_preflight"):
             return

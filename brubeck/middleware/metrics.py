@@ -15,7 +15,7 @@ all workers: scrape any one of them. Without it, each answer is one process's.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,6 +30,9 @@ from ..request import Request
 from ..response import Response
 from . import Middleware
 from .access_log import elapsed_ms
+
+if TYPE_CHECKING:
+    from ..app import Brubeck
 
 UNMATCHED = "(unmatched)"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -56,7 +59,7 @@ class Metrics(Middleware):
                                   "Time from taking a request to its answer.",
                                   ("method", "route"), registry=self.registry)
 
-    def after(self, app: Any, message: Request, response: Response) -> None:
+    def after(self, app: Brubeck, message: Request, response: Response) -> None:
         route = route_label(message)
         self.requests.labels(message.method, route, str(response.status_code)).inc()
         self.duration.labels(message.method, route).observe(elapsed_ms(message) / 1000.0)
@@ -69,7 +72,7 @@ class Metrics(Middleware):
             return generate_latest(registry)
         return generate_latest(self.registry)
 
-    def endpoint(self, application: Any, message: Request) -> Response:
+    def endpoint(self, application: Brubeck, message: Request) -> Response:
         """The function route at `metrics_path`."""
         return Response(self.exposition(), 200, None,
                         [("Content-Type", CONTENT_TYPE_LATEST), ("Cache-Control", "no-store")])

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import re
 from random import getrandbits
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..request import Request
 from ..response import Response
 from . import Middleware
+
+if TYPE_CHECKING:
+    from ..app import Brubeck
 
 HEADER = "X-Request-Id"
 MAX_LENGTH = 128
@@ -43,11 +46,11 @@ def request_id(message: Request) -> str | None:
 class RequestId(Middleware):
     """Sets `message.request_id` and echoes it in the `X-Request-Id` response header."""
 
-    def before(self, app: Any, message: Request) -> None:
+    def before(self, app: Brubeck, message: Request) -> None:
         sent = message.headers.get(HEADER)
         vars(message)["request_id"] = sent if sent is not None and valid_request_id(sent) \
             else new_request_id()
 
-    def after(self, app: Any, message: Request, response: Response) -> None:
+    def after(self, app: Brubeck, message: Request, response: Response) -> None:
         if response.get_header(HEADER) is None:
             response.headers.append((HEADER, vars(message)["request_id"]))

@@ -40,6 +40,7 @@ from .websocket import WebSockets
 
 if TYPE_CHECKING:
     from ..app import Brubeck
+    from ..concurrency import Backend
 
 log = logging.getLogger("brubeck.mongrel2")
 
@@ -167,7 +168,7 @@ class Mongrel2Connection(ReplySender):
         return contextlib.nullcontext(process.Shutdown(timeout, on_stop))
 
     def _serve_until_stopped(self, shutdown: process.Shutdown, pull: Any, pub: Any, zmq: Any,
-                             backend: Any) -> None:
+                             backend: Backend) -> None:
         if self._dispatched:
             pub.connect(self.dispatcher_addr)
             pub.send(READY)
@@ -205,7 +206,7 @@ class Mongrel2Connection(ReplySender):
         ident = self.worker_id or os.environ.get("BRUBECK_WORKER_ID") or f"pid-{os.getpid()}"
         return ident.encode("ascii")
 
-    def _drain_dispatched(self, dealer: Any, zmq: Any, backend: Any,
+    def _drain_dispatched(self, dealer: Any, zmq: Any, backend: Backend,
                           shutdown: process.Shutdown) -> tuple[bool, int]:
         """Say BYE, then serve what still comes (requests sent before the dispatcher read
         the BYE, frames for held connections) until it acknowledges and nothing runs.
@@ -235,7 +236,7 @@ class Mongrel2Connection(ReplySender):
         self._dispatch(frame)
         return self._running - before
 
-    def _await_subscriber(self, pub: Any, zmq: Any, backend: Any,
+    def _await_subscriber(self, pub: Any, zmq: Any, backend: Backend,
                           shutdown: process.Shutdown) -> None:
         """PUB slow joiner: replies sent before Mongrel2's SUB has subscribed are
         dropped, so take no request until its subscription has arrived."""

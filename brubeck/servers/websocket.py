@@ -31,6 +31,7 @@ from wsproto.utilities import LocalProtocolError
 
 from ..datastructures import EnvironHeaders
 from ..errors import HTTPError, loggable
+from ..limits import Limits
 from ..request import Request, build_request
 from ..response import Response, http_bytes, refuse
 from ..websocket import (
@@ -66,7 +67,7 @@ def brubeck_app(wsgi_app: Any) -> Any:
     return None
 
 
-def handshake_request(environ: dict[str, Any], limits: Any) -> Request:
+def handshake_request(environ: dict[str, Any], limits: Limits) -> Request:
     """The handshake as a Request, through the one request builder (a body is refused
     later by `handshake_error`; none is read)."""
     query = environ.get("QUERY_STRING", "")
@@ -85,7 +86,7 @@ def _has_body(environ: dict[str, Any]) -> bool:
 
 
 def take_upgrade(wsgi_app: Any, environ: dict[str, Any], sock: Any, rfile: Any,
-                  limits: Any, connection: Any = None) -> bool:
+                  limits: Limits, connection: Any = None) -> bool:
     """Take a WebSocket handshake on `sock`; False when no WebSocket route wants it
     (the server then serves it as HTTP). The connection is done when this returns True.
 
