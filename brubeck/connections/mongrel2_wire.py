@@ -18,7 +18,6 @@ from ..mongrel2.wire import (
     MalformedMessage,
     Message,
     Mongrel2Client,
-    check_head,
     chunks,
     client_of,
     conn_id_text,
@@ -29,7 +28,10 @@ from ..mongrel2.wire import (
     request_headers,
     sender_text,
     to_request,
+    upload_length,
 )
+
+check_head = upload_length  # its name before the move
 
 UPLOAD_EXAMPLE = UPLOAD_TEMPLATE
 

@@ -132,7 +132,7 @@ class UploadSpool:
         keep = False
         try:
             check_upload(message)
-            length = wire.check_head(message, limits)
+            length = wire.upload_length(message, limits)
             if state == "start":
                 keep = True  # the body is still arriving; `done` reads and removes it
                 return None

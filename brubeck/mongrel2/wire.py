@@ -187,8 +187,8 @@ def to_request(message: Message, limits: Limits, body: bytes | None = None,
     )
 
 
-def check_head(message: Message, limits: Limits) -> int:
-    """An upload's head, before its body is in: `build_request`'s rules; its declared length.
+def upload_length(message: Message, limits: Limits) -> int:
+    """An upload's head checked before its body is in (`build_request`'s rules); its length.
 
     A body Mongrel2 spools has a Content-Length (a chunked one is refused with
     411, as inline); one over `limits.body` is a 413 before it is read.
