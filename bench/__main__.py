@@ -24,6 +24,7 @@ from pathlib import Path
 from bench import load, report
 from bench.cpu import tree_cpu_seconds
 from bench.machine import describe
+from bench.render import jinja2_render_us
 from bench.servers import all_servers
 
 RESULTS = Path(__file__).with_name("results")
@@ -111,6 +112,7 @@ def run(args: argparse.Namespace) -> dict:
         [s.name for s in servers].index(kv[0][0]), kv[0][2],
         list(by_name[kv[0][0]].paths).index(kv[0][1]))))
     rows = report.build_rows(by_name, ordered)
+    render_us = jinja2_render_us()
     return {
         "made": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "machine": machine,
@@ -118,7 +120,8 @@ def run(args: argparse.Namespace) -> dict:
                      "rounds": args.rounds, "threads": args.threads, "tool": tool,
                      "servers": [s.name for s in servers]},
         "rows": rows,
-        "targets": report.targets(rows, levels, args.duration),
+        "jinja2_render_us": render_us,
+        "targets": report.targets(rows, levels, args.duration, render_us),
         "skipped": skipped,
         "logs": str(workdir),
     }

@@ -67,35 +67,110 @@ def _find(rows: list[dict], server: str, scenario: str, conns: int) -> dict | No
     return None
 
 
-def targets(rows: list[dict], connections: list[int], duration: float) -> list[dict]:
-    """The issue's targets, each with its measured ratio (median and spread)."""
-    goals = [
-        ("Brubeck WSGI+gevent hello / raw gevent.pywsgi", "brubeck-gevent-wsgi",
-         "vs_baseline", 0.90),
-        ("Brubeck WSGI+gevent hello / Tornado", "brubeck-gevent-wsgi", "vs_tornado", 1.5),
-        ("Brubeck Mongrel2+gevent hello, 1 worker / zmq.green anchor",
-         "brubeck-gevent-m2-1", "vs_baseline", 0.60),
-        ("Brubeck Mongrel2+gevent hello, 1 worker / Falcon on pywsgi",
-         "brubeck-gevent-m2-1", "vs_falcon", 1.0),
-    ]
-    found = []
-    for conns in connections:
-        for text, server, key, goal in goals:
-            row = _find(rows, server, "hello", conns)
-            if row is None or key not in row:
+def _paired(row: dict, other: dict, cpu: bool = False) -> dict | None:
+    """Round-by-round ratio of two rows' req/s (or req/CPU-s), summarised."""
+    ratios = []
+    for mine, base in zip(row["rounds"], other["rounds"], strict=False):
+        if not (mine and base):
+            continue
+        if cpu:
+            if mine.get("cpu_s") and base.get("cpu_s"):
+                ratios.append(mine["requests"] / mine["cpu_s"]
+                              / (base["requests"] / base["cpu_s"]))
+        elif base["rps"]:
+            ratios.append(mine["rps"] / base["rps"])
+    return _summary(ratios) if ratios else None
+
+
+def _goal(text: str, conns: int, goal: float, ratio: dict | None,
+          ratio_cpu: dict | None) -> dict | None:
+    if ratio is None:
+        return None
+    met = ratio["median"] >= goal and (ratio_cpu is None or ratio_cpu["median"] >= goal)
+    return {"target": text, "connections": conns, "goal": goal, "ratio": ratio,
+            "ratio_cpu": ratio_cpu, "met": met}
+
+
+def _ratio_goals(rows: list[dict], conns: int) -> list[dict | None]:
+    """Issue 17's ratio goals at one connection count (req/s and req/CPU-s must both meet)."""
+    found: list[dict | None] = []
+    for backend in ("gevent", "eventlet"):
+        wsgi = _find(rows, f"brubeck-{backend}-wsgi", "hello", conns)
+        if wsgi is not None:
+            goal = 0.90
+            found.append(_goal(f"Brubeck {backend} WSGI hello / raw {backend} WSGI", conns,
+                               goal, wsgi.get("vs_baseline"), wsgi.get("vs_baseline_cpu")))
+        for name, how in ((f"brubeck-{backend}-m2-1", "1 worker"),
+                          (f"brubeck-m2-dispatch-{backend}", "1 worker via the dispatcher")):
+            for scenario in ("hello", "function", "json"):
+                row = _find(rows, name, scenario, conns)
+                if row is not None:
+                    found.append(_goal(
+                        f"Brubeck Mongrel2+{backend} {scenario}, {how} / zmq.green anchor",
+                        conns, 0.80, row.get("vs_baseline"), row.get("vs_baseline_cpu")))
+            hello = _find(rows, name, "hello", conns)
+            if hello is None:
                 continue
-            ratio = row[key]
-            found.append({"target": text, "connections": conns, "goal": goal,
-                          "ratio": ratio, "met": ratio["median"] >= goal,
-                          "ratio_cpu": row.get(key + "_cpu")})
-    high = max(connections)
-    brubeck_rows = [r for r in rows if r["baseline"] and r["connections"] == high]
-    if brubeck_rows:
-        errors = sum(r["errors"] for r in brubeck_rows)
-        found.append({"target": f"Brubeck rows at {high} connections for {duration:g} s: "
-                      "0 errors", "connections": high, "goal": 0,
-                      "errors": errors, "met": errors == 0 if duration >= 10 else None})
+            found.append(_goal(f"Brubeck Mongrel2+{backend} hello, {how} / Falcon on pywsgi",
+                               conns, 1.0, hello.get("vs_falcon"), hello.get("vs_falcon_cpu")))
+            if wsgi is not None:
+                found.append(_goal(
+                    f"Brubeck Mongrel2+{backend} hello, {how} / Brubeck {backend} WSGI hello",
+                    conns, 1.0, _paired(hello, wsgi), _paired(hello, wsgi, cpu=True)))
+    wsgi = _find(rows, "brubeck-gevent-wsgi", "hello", conns)
+    if wsgi is not None:
+        found.append(_goal("Brubeck WSGI+gevent hello / Tornado", conns, 1.5,
+                           wsgi.get("vs_tornado"), wsgi.get("vs_tornado_cpu")))
     return found
+
+
+def _cpu_us(row: dict | None) -> float | None:
+    per_cpu = row.get("per_cpu_s") if row else None
+    return 1e6 / per_cpu["median"] if per_cpu else None
+
+
+def _template_goals(rows: list[dict], conns: int, render_us: float | None) -> list[dict]:
+    """The Jinja2 page's CPU per request above hello, against Jinja2's own render time."""
+    found = []
+    for row in rows:
+        if row["scenario"] != "jinja2" or row["connections"] != conns or render_us is None:
+            continue
+        page, hello = _cpu_us(row), _cpu_us(_find(rows, row["server"], "hello", conns))
+        if page is None or hello is None:
+            continue
+        found.append({"target": f"{row['label']} jinja2: CPU per request above hello <= "
+                      "Jinja2's own render", "connections": conns, "goal": 1.0,
+                      "text": f"{page - hello:.0f} us above hello vs {render_us:.0f} us render",
+                      "met": page - hello <= render_us})
+    return found
+
+
+def _tail_goal(rows: list[dict], high: int, duration: float) -> dict | None:
+    """Every Brubeck row at the highest count: no errors, p99 at most 3x p50."""
+    brubeck_rows = [r for r in rows if r["baseline"] and r["connections"] == high]
+    if not brubeck_rows:
+        return None
+    errors = sum(r["errors"] for r in brubeck_rows)
+    long_tails = [f"{r['label']} {r['scenario']}" for r in brubeck_rows
+                  if r["p99_ms"] > 3 * r["p50_ms"]]
+    text = f"{errors} errors; p99 > 3x p50 in {len(long_tails)} of {len(brubeck_rows)} rows"
+    if long_tails:
+        text += " (" + ", ".join(long_tails) + ")"
+    met = errors == 0 and not long_tails
+    return {"target": f"Brubeck rows at {high} connections for {duration:g} s: 0 errors, "
+            "p99 <= 3x p50", "connections": high, "goal": 0, "errors": errors, "text": text,
+            "met": met if duration >= 10 else None}
+
+
+def targets(rows: list[dict], connections: list[int], duration: float,
+            render_us: float | None = None) -> list[dict]:
+    """The issue's targets, each with its measured ratio (median and spread)."""
+    found: list[dict | None] = []
+    for conns in connections:
+        found += _ratio_goals(rows, conns)
+        found += _template_goals(rows, conns, render_us)
+    found.append(_tail_goal(rows, max(connections), duration))
+    return [t for t in found if t is not None]
 
 
 def _span(summary: dict | None, fmt: str) -> str:
@@ -121,6 +196,9 @@ def markdown(result: dict) -> str:
         "req/CPU-s counts the server's CPU (its workers and Mongrel2 included); ÷ columns "
         "divide by the baseline's hello from the same round, by req/s and by req/CPU-s.",
         "",
+        *([f"Jinja2's own render of the page, in process: "
+           f"{result['jinja2_render_us']:.1f} us CPU.", ""]
+          if result.get("jinja2_render_us") else []),
         "| stack | scenario | conns | req/s | p50 ms | p99 ms | errors | req/CPU-s "
         "| ÷ baseline | ÷ baseline (CPU) | ÷ Tornado |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
@@ -137,7 +215,7 @@ def markdown(result: dict) -> str:
         lines += ["", "| target | conns | goal | measured (req/s) | met | by req/CPU-s |",
                   "|---|--:|--:|--:|:-:|--:|"]
         for t in result["targets"]:
-            measured = _span(t["ratio"], ".2f") if "ratio" in t else f"{t['errors']} errors"
+            measured = t.get("text") or _span(t.get("ratio"), ".2f")
             lines.append(f"| {t['target']} | {t['connections']} | {t['goal']} | {measured} | "
                          f"{_verdict(t['met'])} | {_span(t.get('ratio_cpu'), '.2f')} |")
     if result.get("skipped"):

@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> None:
                              args.profile, args.spy)
             results[kind].append(result)
             print(f"[{round_no + 1}] {kind:18} {args.path:8} {result['req_s']:8.0f} req/s "
-                  f"{result['req_cpu_s']:8.0f} req/CPU-s {result['cpu_us']:6.1f} us/req",
+                  f"{result['req_cpu_s']:8.0f} req/CPU-s {result['cpu_us']:6.1f} us/req "
+                  f"(busy {result['req_s'] * result['cpu_us'] / 1e4:3.0f}%)",
                   flush=True)
     for kind, rows in results.items():
         cpu = sorted(r["cpu_us"] for r in rows)[len(rows) // 2]

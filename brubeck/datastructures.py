@@ -31,6 +31,14 @@ class Headers(Mapping[str, str]):
         for name, value in items:
             self._values.setdefault(name.lower(), []).append(value)
 
+    @classmethod
+    def of_lists(cls, values: dict[str, list[str]]) -> Headers:
+        """Headers over a map of lower-case names to their values, taken as is (not copied:
+        a transport that already parsed them that way hands them over)."""
+        headers = cls.__new__(cls)
+        headers._values = values
+        return headers
+
     def __getitem__(self, name: str) -> str:
         return self._values[name.lower()][0]
 

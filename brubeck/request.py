@@ -94,6 +94,8 @@ def decode_path(raw_path: str | bytes) -> str:
     """Percent-decode a request path as strict UTF-8."""
     if isinstance(raw_path, bytes):
         raw_path = raw_path.decode("latin-1")
+    if "%" not in raw_path:  # most paths: nothing to decode (unquote would return it as is)
+        return check_path(raw_path)
     check_percent_encoding(raw_path, "Path")
     try:
         return check_path(unquote(raw_path, encoding="utf-8", errors="strict"))

@@ -140,22 +140,31 @@ def parse_message(raw: bytes) -> Message:
         meta: dict[str, str] = {}
         headers: dict[str, list[str]] = {}
         for key, value in raw_headers.items():
-            name = key.decode("latin-1") if isinstance(key, bytes) else str(key)
-            values = [value.decode("latin-1")] if isinstance(value, bytes) else _values(value)
-            if not name.isupper():  # HTTP headers, which Mongrel2 lower-cases
-                headers.setdefault(name.lower(), []).extend(values)
-            else:  # Mongrel2's own upper-case keys: METHOD, PATH, QUERY, ...
+            name = key.decode("latin-1") if type(key) is bytes else str(key)
+            if name.isupper():  # Mongrel2's own upper-case keys: METHOD, PATH, QUERY, ...
+                if type(value) is bytes:
+                    meta[name] = value.decode("latin-1")
+                    continue
+                values = _values(value)
                 if not values:
                     raise ValueError(f"Mongrel2 header {name[:40]!r} is an empty list")
                 meta[name] = values[0]
+                continue
+            # HTTP headers, which Mongrel2 lower-cases (a JSON key may not be)
+            values = [value.decode("latin-1")] if type(value) is bytes else _values(value)
+            lower = name.lower()
+            if lower in headers:
+                headers[lower].extend(values)
+            elif values:  # an empty list is no header at all
+                headers[lower] = values
     except (ValueError, TypeError, RecursionError) as error:
         raise MalformedMessage(sender_text, conn_text, str(error)) from None
     return Message(sender_text, conn_text, path.decode("latin-1"), headers, body, meta)
 
 
 def request_headers(message: Message) -> Headers:
-    return Headers([(name, value) for name, values in message.headers.items()
-                    for value in values])
+    """The message's headers as a `Headers`, sharing its lower-cased lists (no copy)."""
+    return Headers.of_lists(message.headers)
 
 
 def raw_target(message: Message) -> str:
