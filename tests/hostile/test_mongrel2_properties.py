@@ -152,7 +152,7 @@ def test_parsed_message_becomes_a_request_or_a_4xx(frame):
     request = only_4xx(lambda: wire.to_request(message, SMALL))
     if isinstance(request, HTTPError):
         return
-    for part in ("arguments", "files", "json", "cookies"):
+    for part in ("arguments", "uploads", "json", "cookies"):
         only_4xx(lambda part=part: getattr(request, part))
 
 
