@@ -152,9 +152,11 @@ def _module(name: str) -> Callable[[int], list[str]]:
     return lambda port: [sys.executable, "-m", name, str(port)]
 
 
-def _brubeck_wsgi(backend: str) -> Callable[[int], list[str]]:
+def _brubeck_wsgi(backend: str, workers: int = 1) -> Callable[[int], list[str]]:
+    """`brubeck serve --port`; with workers > 1 the supervisor's one shared socket."""
+    more = ["--workers", str(workers)] if workers > 1 else []
     return lambda port: [sys.executable, "-m", "brubeck", "serve", BRUBECK_APP,
-                         "--port", str(port), "--concurrency", backend]
+                         "--port", str(port), "--concurrency", backend, *more]
 
 
 BRUBECK_PATHS = {"hello": "/hello", "function": "/fn", "json": "/json", "jinja2": "/page"}
@@ -174,6 +176,13 @@ def wsgi_servers() -> list[Server]:
                dict(BRUBECK_PATHS), baseline="raw-gevent", requires=("gevent",)),
         Server("brubeck-eventlet-wsgi", "Brubeck eventlet WSGI", _brubeck_wsgi("eventlet"),
                dict(BRUBECK_PATHS), baseline="raw-eventlet", requires=("eventlet",)),
+        # Two worker processes on the supervisor's one listening socket (CPU counted
+        # over the whole tree); the ratio is against the same one-process baseline.
+        Server("brubeck-gevent-wsgi-2", "Brubeck gevent WSGI ×2", _brubeck_wsgi("gevent", 2),
+               dict(BRUBECK_PATHS), baseline="raw-gevent", requires=("gevent",)),
+        Server("brubeck-eventlet-wsgi-2", "Brubeck eventlet WSGI ×2",
+               _brubeck_wsgi("eventlet", 2), dict(BRUBECK_PATHS), baseline="raw-eventlet",
+               requires=("eventlet",)),
     ]
 
 
