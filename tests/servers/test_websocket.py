@@ -24,8 +24,8 @@ def wait_dead(thread, timeout: float) -> bool:
 
 
 @pytest.mark.xfail(strict=True, reason="the servers do not pass their connection to "
-                   "take_upgrade yet: brubeck/servers/gevent.py and eventlet.py _websocket() "
-                   "need connection=self (the change is in H9's report)")
+                   "take_upgrade yet: HardenedConnection._websocket in brubeck/servers/base.py "
+                   "needs connection=self (the change is in H9's report)")
 def test_shutdown_3_open_websocket_closed_1001_without_holding_the_drain():
     sock = listen_on_free_port()
     port = sock.getsockname()[1]

@@ -230,6 +230,7 @@ def test_ws_mongrel2_4_unmasked_frame_dropped_by_mongrel2_without_close_frame(m2
     assert ws.receive(timeout=10) is None
     assert ws.close_code == 1006  # TCP closed, no close frame: Mongrel2 did it
     assert ws.wait_eof(10) == b""
+    ws.close()
 
 
 def test_ws_mongrel2_4_fragmented_message_reaches_worker_only_at_fin_then_1009(m2):
@@ -246,6 +247,7 @@ def test_ws_mongrel2_4_fragmented_message_reaches_worker_only_at_fin_then_1009(m
     assert ws.receive(timeout=10) is None
     assert ws.close_code == 1009
     ws.wait_eof(10)
+    ws.close()
 
 
 def test_ws_mongrel2_4_rsv_bits_and_reserved_opcodes_1002(m2):
@@ -255,6 +257,7 @@ def test_ws_mongrel2_4_rsv_bits_and_reserved_opcodes_1002(m2):
         assert ws.receive(timeout=10) is None
         assert ws.close_code == 1002
         ws.wait_eof(10)
+        ws.close()
 
 
 def test_ws_mongrel2_4_close_reason_not_utf8_1007(m2):
@@ -262,6 +265,7 @@ def test_ws_mongrel2_4_close_reason_not_utf8_1007(m2):
     ws.send_raw(frame(CLOSE, struct.pack("!H", 1000) + b"\xc3\x28"))
     assert ws.receive(timeout=10) is None
     assert ws.close_code == 1007
+    ws.close()
 
 
 def test_ws_mongrel2_3_broadcast_reaches_200_clients(m2):

@@ -44,6 +44,7 @@ def closed_with(ws, code):
     assert ws.receive(timeout=10) is None
     assert ws.close_code == code
     ws.wait_eof(10)
+    ws.close()
     return True
 
 
@@ -142,6 +143,7 @@ def test_ws_rfc_oversize_frame_1009_before_it_all_arrives(client):
     ws.send_raw(head + b"\x00" * 2000)  # declares 1 TiB; sends 2000 bytes
     assert ws.receive(timeout=10) is None
     assert ws.close_code == 1009
+    ws.close()
 
 
 def test_ws_rfc_never_ending_fragmented_message_1009(client):
@@ -156,6 +158,7 @@ def test_ws_rfc_never_ending_fragmented_message_1009(client):
     assert ws.receive(timeout=10) is None
     assert ws.close_code == 1009
     ws.wait_eof(10)
+    ws.close()
     assert time.monotonic() - started < 9  # closed well before the 10 s bound
 
 
