@@ -563,3 +563,25 @@ def test_two_workers_both_serve_and_a_killed_one_is_restarted(tmp_path):
         stop(sup, timeout=40)
     assert sup.returncode == 0
     assert not (config.chroot / "run" / "mongrel2.pid").exists() or True
+
+
+def test_shutdown_2_mongrel2_worker_drains_as_wsgi_does(tmp_path, caplog):
+    """shutdown() (SIGTERM's path) sets the app's `draining` (its ready_path answers 503)
+    and logs the WSGI servers' two lines; the wait is the app's shutdown_timeout."""
+    app = make_app(shutdown_timeout=7, ready_path="/ready")
+    with mongrel2_server(tmp_path) as m2:
+        conn = Mongrel2Connection(m2.config.pull_addr, m2.config.pub_addr,
+                                  handle_signals=False)
+        worker = BACKEND.spawn(conn.run, app)
+        wait_until_replies_arrive(m2.url)
+        assert not app.draining
+        with caplog.at_level("INFO", logger="brubeck"):
+            conn.shutdown()
+            deadline = time.monotonic() + 10
+            while not worker.dead and time.monotonic() < deadline:
+                BACKEND.sleep(0.05)
+        assert worker.dead
+    assert app.draining
+    assert "Brubeck going down (shutdown)" in caplog.text
+    assert "0 request(s) in flight, waiting up to 7s" in caplog.text
+    assert "Brubeck stopped: pid" in caplog.text
