@@ -32,16 +32,40 @@ def _client(transport, request, app):
     raise AssertionError(f"unknown WebSocket transport {transport}")
 
 
+def _clients(transport, request):
+    """`make(app)` -> a client; every client made is closed after the test (a LiveClient
+    keeps its keep-alive connection open until then)."""
+    made = []
+
+    def make(app):
+        client = _client(transport, request, app)
+        made.append(client)
+        return client
+
+    return make, made
+
+
+def _close_all(made):
+    for client in made:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+
+
 @pytest.fixture(params=WS_TRANSPORTS)
 def serve(request):
     """`serve(app)` -> a client reaching `app` over each transport in turn."""
-    return lambda app: _client(request.param, request, app)
+    make, made = _clients(request.param, request)
+    yield make
+    _close_all(made)
 
 
 @pytest.fixture(params=WS_LIVE)
 def serve_live(request):
     """`serve_live(app)` -> a LiveClient over each transport with real framing."""
-    return lambda app: _client(request.param, request, app)
+    make, made = _clients(request.param, request)
+    yield make
+    _close_all(made)
 
 
 #: RFC tests whose input Mongrel2 refuses itself, dropping TCP without a close frame, or

@@ -18,10 +18,12 @@ def test_ws_gunicorn_gevent_worker_refuses_upgrade_501_serves_http():
             "-b", f"127.0.0.1:{port}", "examples.websocket.echo:build_app()"]
     with running(args, f"{url}/", env=env, cwd=ROOT):
         client = LiveClient(url)
-        assert client.get("/").status_code == 200
         try:
+            assert client.get("/").status_code == 200
             client.websocket("/echo")
         except WebSocketRefused as refused:
             assert refused.status_code == 501
         else:
             raise AssertionError("gunicorn took the upgrade: update docs/websockets.rst")
+        finally:
+            client.close()
