@@ -97,6 +97,22 @@ def test_mypy_strict_passes_over_the_whole_package():
     assert checked and int(checked[1]) == len(modules), report  # the whole package
 
 
+def test_architecture_3_mongrel2_message_headers_are_the_one_headers_type():
+    """A Mongrel2 message's headers are a `Headers`, the one header map, and its request
+    adopts them as they are; repeated headers (JSON lists) stay every value."""
+    from brubeck.datastructures import Headers
+    from brubeck.limits import Limits
+    from brubeck.mongrel2 import wire
+
+    headers = (b'{"PATH":"/","METHOD":"GET","VERSION":"HTTP/1.1","URI":"/","x-a":["1","2"],'
+               b'"Host":"example.com"}')
+    message = wire.parse_message(b"aa-bb 3 / %d:%s,0:," % (len(headers), headers))
+    assert isinstance(message.headers, Headers)
+    assert message.headers.get_all("X-A") == ["1", "2"] and message.headers["x-a"] == "1"
+    assert message.header("HOST") == "example.com" and "METHOD" not in message.headers
+    assert wire.to_request(message, Limits()).headers is message.headers
+
+
 def test_the_cycle_finder_finds_a_cycle():
     graph = grimp.ImportGraph()
     for importer, imported in [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]:

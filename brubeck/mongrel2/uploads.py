@@ -88,7 +88,7 @@ def spooled_file(message: Message, store: UploadStore | None) -> Path:
     Mongrel2 sets that header on both messages of an upload (the `done` one
     repeats it), so this is the file to delete whatever else is wrong.
     """
-    starts = message.headers.get(UPLOAD_START, [])
+    starts = message.headers.get_all(UPLOAD_START)
     if store is None:
         raise BadRequest("Bad upload", log_message="upload without a configured upload_store")
     if len(starts) != 1:
@@ -98,8 +98,8 @@ def spooled_file(message: Message, store: UploadStore | None) -> Path:
 
 def check_upload(message: Message) -> None:
     """Both upload headers agree and no body came inline (else a client forged them)."""
-    starts = message.headers.get(UPLOAD_START, [])
-    dones = message.headers.get(UPLOAD_DONE, [])
+    starts = message.headers.get_all(UPLOAD_START)
+    dones = message.headers.get_all(UPLOAD_DONE)
     if message.body:
         raise BadRequest("Bad upload", log_message="upload header on a request with a body")
     if len(dones) > 1 or (dones and dones != starts):

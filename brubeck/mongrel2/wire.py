@@ -41,12 +41,17 @@ class MalformedMessage(ValueError):
 
 @dataclass
 class Message:
-    """One message from Mongrel2, headers decoded, nothing else interpreted."""
+    """One message from Mongrel2, headers decoded, nothing else interpreted.
+
+    `headers` are the HTTP headers as the one header type, `Headers`: the
+    request built from the message adopts them as they are. Mongrel2's own
+    upper-case keys (METHOD, PATH, ...) are in `meta`.
+    """
 
     sender: str
     conn_id: str
     path: str
-    headers: dict[str, list[str]]
+    headers: Headers
     body: bytes
     meta: dict[str, str] = field(default_factory=dict)
 
@@ -65,8 +70,7 @@ class Message:
             return False
 
     def header(self, name: str) -> str | None:
-        values = self.headers.get(name)
-        return values[0] if values else None
+        return self.headers.get(name)
 
 
 @dataclass(eq=False)
@@ -159,12 +163,13 @@ def parse_message(raw: bytes) -> Message:
                 headers[lower] = values
     except (ValueError, TypeError, RecursionError) as error:
         raise MalformedMessage(sender_text, conn_text, str(error)) from None
-    return Message(sender_text, conn_text, path.decode("latin-1"), headers, body, meta)
+    return Message(sender_text, conn_text, path.decode("latin-1"), Headers.of_lists(headers),
+                   body, meta)
 
 
 def request_headers(message: Message) -> Headers:
-    """The message's headers as a `Headers`, sharing its lower-cased lists (no copy)."""
-    return Headers.of_lists(message.headers)
+    """The message's headers, which its request adopts as they are."""
+    return message.headers
 
 
 def raw_target(message: Message) -> str:
@@ -184,7 +189,7 @@ def to_request(message: Message, limits: Limits, body: bytes | None = None,
     X-Forwarded-For does not count against the client's headers.
     """
     return build_request(
-        message.method or "GET", raw_target(message), request_headers(message),
+        message.method or "GET", raw_target(message), message.headers,
         message.body if body is None else body,
         remote_addr=message.meta.get("REMOTE_ADDR", ""),
         scheme=message.meta.get("URL_SCHEME", "http"),
@@ -203,8 +208,8 @@ def upload_length(message: Message, limits: Limits) -> int:
     411, as inline); one over `limits.body` is a 413 before it is read.
     """
     to_request(message, limits, b"", declared_length=0)  # the line, headers and target
-    length = body_length(message.headers.get("content-length"),
-                         message.headers.get("transfer-encoding"), limits,
+    length = body_length(message.headers.get_all("content-length"),
+                         message.headers.get_all("transfer-encoding"), limits,
                          message.meta.get("VERSION", "HTTP/1.1"))
     if length is None or length == CHUNKED:
         raise HTTPError(411, "A spooled upload needs a Content-Length")

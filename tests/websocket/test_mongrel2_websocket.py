@@ -16,6 +16,7 @@ import time
 import pytest
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
+from brubeck.datastructures import Headers
 from brubeck.mongrel2 import wire
 from brubeck.mongrel2.sender import ReplySender
 from brubeck.mongrel2.websocket import (
@@ -143,10 +144,10 @@ class Recorder(ReplySender):
         self.sent.append((frame, final))
 
 
-def message(method, conn_id="7", body=b"", **meta):
-    headers = {"upgrade": ["websocket"], "connection": ["Upgrade"], "host": ["localhost"],
-               "sec-websocket-key": ["dGhlIHNhbXBsZSBub25jZQ=="],
-               "sec-websocket-version": ["13"]}
+def message(method, conn_id="7", body=b"", version="13", **meta):
+    headers = Headers({"upgrade": "websocket", "connection": "Upgrade", "host": "localhost",
+                       "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+                       "sec-websocket-version": version})
     return wire.Message(SENDER, conn_id, "/echo", headers, body,
                         {"METHOD": method, "PATH": "/echo", "VERSION": "HTTP/1.1", **meta})
 
@@ -181,8 +182,7 @@ def test_ws_mongrel2_1_handshake_and_frames_non_final_close_final():
 def test_ws_mongrel2_1_refused_handshake_answered_then_closed():
     connection = Recorder(build_app())
     sockets = WebSockets(connection)
-    refused = message("WEBSOCKET_HANDSHAKE", body=b"x")
-    refused.headers["sec-websocket-version"] = ["8"]
+    refused = message("WEBSOCKET_HANDSHAKE", body=b"x", version="8")
     sockets.expect(refused)
     sockets.handshake(refused)
     (answer, final), (close, last) = connection.sent
