@@ -169,7 +169,8 @@ class HardenedConnection:
             return False  # WebSocketHandler.get() answers 501, naming the extra
         self._answering = True  # a drain's 503 must not land in a WebSocket stream
         self.close_connection = take_upgrade(
-            self.application, self.environ, self._sock, self.rfile, self.limits)
+            self.application, self.environ, self._sock, self.rfile, self.limits,
+            connection=self)  # a drain then closes the WebSocket 1001 at once
         return bool(self.close_connection)
 
     def _response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from brubeck.concurrency.process import Shutdown
 from brubeck.testing import LiveClient
 from tests.conftest import BACKEND, listen_on_free_port
@@ -23,9 +21,6 @@ def wait_dead(thread, timeout: float) -> bool:
     return bool(thread.dead)
 
 
-@pytest.mark.xfail(strict=True, reason="the servers do not pass their connection to "
-                   "take_upgrade yet: HardenedConnection._websocket in brubeck/servers/base.py "
-                   "needs connection=self (the change is in H9's report)")
 def test_shutdown_3_open_websocket_closed_1001_without_holding_the_drain():
     sock = listen_on_free_port()
     port = sock.getsockname()[1]
