@@ -8,6 +8,7 @@ runs the whole suite once per backend, each in its own process.
 checks the same behaviour in process and through a real server.
 """
 
+import contextlib
 import os
 
 # Hypothesis plugins of unrelated installed packages (trio) break on green sockets.
@@ -25,9 +26,44 @@ import socket  # noqa: E402  (after monkey patching, on purpose)
 
 import pytest  # noqa: E402
 
-from brubeck.testing import LiveClient, TestClient  # noqa: E402
+from brubeck.testing import LiveClient, LiveWebSocket, TestClient  # noqa: E402
 
 TRANSPORTS = ["inprocess", "wsgi", "mongrel2"]
+
+#: The live clients and WebSockets the running test opened (see `_close_what_was_left_open`).
+_OPENED: list = []
+
+
+def _tracked(cls):
+    init = cls.__init__
+
+    def tracked_init(self, *args, **kwargs):
+        _OPENED.append(self)
+        init(self, *args, **kwargs)
+
+    cls.__init__ = tracked_init
+
+
+_tracked(LiveClient)
+_tracked(LiveWebSocket)
+
+
+@pytest.fixture(autouse=True)
+def _close_what_was_left_open():
+    """Close the connections of every LiveClient and LiveWebSocket the test left open.
+
+    filterwarnings = error: a socket left to the garbage collector fails whichever later
+    test the collector happens to run in (a ResourceWarning), not the one that left it.
+    The socket alone is closed (no WebSocket closing handshake to wait for).
+    """
+    yield
+    while _OPENED:
+        opened = _OPENED.pop()
+        with contextlib.suppress(Exception):
+            if isinstance(opened, LiveWebSocket):
+                opened.sock.close()
+            else:
+                opened.close()
 
 
 def pytest_report_header(config):
