@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from bench.machine import one_line
@@ -87,7 +88,7 @@ def paragraph(result: dict) -> str:
 
 def main(argv: list[str]) -> None:
     result = json.loads(Path(argv[0] if argv else LATEST).read_text())
-    print(paragraph(result))
+    print(textwrap.fill(paragraph(result), 84))
     print()
     print(table(result))
 
