@@ -165,9 +165,10 @@ def test_static_8_server_file_wrapper_is_used_for_whole_files(files):
     app = Brubeck(static_path=str(files))
     wrapped = []
 
-    def wrapper(file, size):
+    def wrapper(file, size):  # a server's wrapper closes the file when the response ends
         wrapped.append(file)
-        return iter(lambda: file.read(size), b"")
+        with file:
+            yield from iter(lambda: file.read(size), b"")
 
     def call(**headers):
         environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/static/site.css",
