@@ -493,6 +493,7 @@ def fetch(url, timeout=10):
         with urllib.request.urlopen(url, timeout=timeout) as reply:
             return reply.status, reply.read().decode()
     except urllib.error.HTTPError as error:
+        error.close()  # it holds the connection
         return error.code, ""
     except OSError as error:
         return None, type(error).__name__

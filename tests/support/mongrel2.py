@@ -54,6 +54,9 @@ def wait_static(url: str, proc: subprocess.Popen, timeout: float = 15.0) -> None
             with urllib.request.urlopen(f"{url}/static/{PING}", timeout=2) as reply:
                 if reply.status == 200:
                     return
+        except urllib.error.HTTPError as answer:  # not yet: the handler's 404, say
+            answer.close()  # it holds the connection
+            time.sleep(0.05)
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"mongrel2 did not serve {url} within {timeout}s")
@@ -97,7 +100,8 @@ def wait_until_replies_arrive(url: str, timeout: float = 15.0) -> None:
             with urllib.request.urlopen(f"{url}/__ready__", timeout=0.5) as reply:
                 reply.read()
                 return
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as answer:
+            answer.close()  # it holds the connection
             return  # any answer from the handler will do (404 here)
         except OSError:
             time.sleep(0.05)

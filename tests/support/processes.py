@@ -70,7 +70,8 @@ def wait_for_http(url: str, timeout: float = 15.0, proc: subprocess.Popen | None
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as answer:
+            answer.close()  # it holds the connection
             return  # any HTTP answer means it is serving
         except OSError as error:
             last_error = error
