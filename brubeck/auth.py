@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from .handlers import MessageHandler, needs_cookie_secret
+from .handlers import CurrentUserMixin, MessageHandler, needs_cookie_secret
 from .passwords import DEFAULT_PARAMS, ScryptParams, hash_password, needs_rehash, verify_password
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class LoginThrottle:
         self._failures.pop(self._key(username, client), None)
 
 
-class UserHandlingMixin:
+class UserHandlingMixin(CurrentUserMixin):
     """Gives a handler `current_user` (computed once per request) and the hooks around it.
 
     Override `get_current_user` (from the session cookie with `session_user`, a
@@ -200,17 +200,6 @@ class UserHandlingMixin:
     session_cookie = "session"
     #: Read by the app at start-up: a warning when `cookie_secret` is missing.
     uses_session_cookie = True
-
-    @property
-    def current_user(self) -> Any:
-        """The authenticated user for this request, or None; asked for once, then kept."""
-        if not hasattr(self, "_current_user"):
-            self._current_user = self.get_current_user()
-        return self._current_user
-
-    def get_current_user(self) -> Any:
-        """Override to find the user, e.g. from a signed cookie. None means anonymous."""
-        return None
 
     @property
     def current_userprofile(self) -> Any:

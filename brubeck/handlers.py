@@ -141,6 +141,22 @@ def check_xsrf(message: Request, secret: Any = None, session_id: str | None = No
         raise HTTPError(403, log_message="XSRF token does not match its cookie")
 
 
+class CurrentUserMixin:
+    """`current_user`, found once per request by `get_current_user`: shared by
+    `auth.UserHandlingMixin` and `websocket.WebSocketHandler` (its handshake)."""
+
+    @property
+    def current_user(self) -> Any:
+        """The authenticated user for this request, or None; asked for once, then kept."""
+        if not hasattr(self, "_current_user"):
+            self._current_user = self.get_current_user()
+        return self._current_user
+
+    def get_current_user(self) -> Any:
+        """Override to find the user, e.g. from a signed cookie. None means anonymous."""
+        return None
+
+
 class MessageHandler:
     """Base of all handlers: payload, status, hooks and method dispatch."""
 

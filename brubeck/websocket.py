@@ -47,7 +47,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast, runtime_checkable
 
 from .errors import HTTPError, loggable
-from .handlers import WebMessageHandler
+from .handlers import CurrentUserMixin, WebMessageHandler
 from .response import Response
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ def setting(handler: WebSocketHandler, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-class WebSocketHandler(WebMessageHandler):
+class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
     """A WebSocket endpoint: Tornado's names, Brubeck's green threads.
 
     Override `open(*args, **kwargs)` (URL groups as for `get`), `on_message(message)`
@@ -268,17 +268,6 @@ class WebSocketHandler(WebMessageHandler):
         self._last_heard = time.monotonic()
 
     # -- the handshake (before the upgrade) ------------------------------------------
-
-    @property
-    def current_user(self) -> Any:
-        """The user `get_current_user` finds for the handshake, asked once."""
-        if not hasattr(self, "_current_user"):
-            self._current_user = self.get_current_user()
-        return self._current_user
-
-    def get_current_user(self) -> Any:
-        """Override to find the user (a signed cookie...); None is anonymous."""
-        return None
 
     def check_origin(self, origin: str) -> bool:
         """Accept the handshake from this page's `Origin`? Default: the same host (as

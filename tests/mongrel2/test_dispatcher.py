@@ -474,7 +474,7 @@ def test_scaleout_2_lost_worker_head_requests_answered_503_without_a_body(tmp_pa
 
 
 def test_scaleout_8_queue_past_its_bound_answers_head_503_without_a_body(tmp_path):
-    with fake_mongrel2(tmp_path, "--queue-limit", "1") as (push, sub, dispatcher, _):
+    with fake_mongrel2(tmp_path, "--queue-limit", "1") as (push, sub, _dispatcher, _):
         push.send(tnet_message(b"GET").replace(b" 42 ", b" 1 "))
         push.send(tnet_message(b"HEAD").replace(b" 42 ", b" 2 "))
         assert recv_within(sub) == b"f00d-1 1:2, " + dispatch.UNAVAILABLE_HEAD
