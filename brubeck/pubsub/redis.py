@@ -86,6 +86,7 @@ class RedisBus(Bus):
         self._in_read = False
         self._generation = 0
         self._added = concurrency.active().Event()
+        self._reader_done = concurrency.active().Event()
 
     def _key(self, channel: str) -> str:
         return f"{self.prefix}s:{channel}"
@@ -153,6 +154,7 @@ class RedisBus(Bus):
         if self._closed:
             raise RuntimeError("this pubsub bus is closed")
         if self._reader is None:
+            self._reader_done.clear()
             self._reader = concurrency.active().spawn(self._read_forever)
         self._added.set()
         self._wake_reader()
@@ -169,19 +171,25 @@ class RedisBus(Bus):
 
     def _read_forever(self) -> None:
         backoff = 0.1
-        while not self._closed:
-            try:
-                self._read_once()
-                backoff = 0.1
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-                self._drop_connection()
-                log.warning("pubsub reader lost Redis (%s); retrying in %.1fs", error, backoff)
-                concurrency.active().sleep(backoff)
-                backoff = min(2.0, backoff * 2)
-            except Exception:
-                self._drop_connection()
-                log.exception("pubsub reader failed; retrying in 1s")
-                concurrency.active().sleep(1)
+        try:
+            while not self._closed:
+                try:
+                    self._read_once()
+                    backoff = 0.1
+                except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+                    self._drop_connection()
+                    if self._closed:
+                        break
+                    log.warning("pubsub reader lost Redis (%s); retrying in %.1fs",
+                                error, backoff)
+                    concurrency.active().sleep(backoff)
+                    backoff = min(2.0, backoff * 2)
+                except Exception:
+                    self._drop_connection()
+                    log.exception("pubsub reader failed; retrying in 1s")
+                    concurrency.active().sleep(1)
+        finally:
+            self._reader_done.set()
 
     def _read_once(self) -> None:
         for idle in self._idle_channels():
@@ -192,6 +200,8 @@ class RedisBus(Bus):
             self._added.wait(self.block_ms / 1000)
             return
         connection = self._reader_connection()
+        if self._closed:  # closed while connecting: no XREAD to wait out
+            return
         positions = [format_id(self._channels[name].last) for name in names]
         self._in_read = True
         try:
@@ -221,6 +231,21 @@ class RedisBus(Bus):
             self._connection = connection
         return self._connection
 
+    def _stop_reader(self, reader: Any) -> None:
+        """Let the reader finish its step and leave; kill it only if it has not within a
+        second. (Killed inside redis-py's connect(), it would leak the new socket.)"""
+        self._added.set()  # an idle reader wakes up and sees `_closed`
+        for _ in range(200):
+            if self._reader_done.is_set():
+                return
+            if self._in_read and self._reader_id is not None:
+                try:
+                    self.client.client_unblock(self._reader_id)  # its XREAD returns now
+                except redis.RedisError:
+                    break  # Redis is gone: nothing will answer the reader either
+            concurrency.active().sleep(0.005)
+        reader.kill()
+
     def _drop_connection(self) -> None:
         connection, self._connection, self._reader_id = self._connection, None, None
         if connection is not None:
@@ -235,7 +260,7 @@ class RedisBus(Bus):
         self._closed = True
         reader, self._reader = self._reader, None
         if reader is not None:
-            reader.kill()
+            self._stop_reader(reader)
         self._drop_connection()
         self.client.close()
         super().close()

@@ -204,3 +204,20 @@ def test_scaleout_6_the_reader_reconnects_without_losing_messages(own_redis, pre
     finally:
         bus.close()
         other.close()
+
+
+def test_a_bus_closed_while_its_reader_connects_leaves_no_socket_open(own_redis, prefix,
+                                                                      monkeypatch):
+    """close() kills the reader wherever it is, even mid-handshake (connect, CLIENT ID):
+    its connection is closed, not left for the garbage collector."""
+    import gc
+
+    unraisable: list = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    for attempt in range(40):
+        bus = pubsub.connect(own_redis, prefix=prefix)
+        bus.wait("x", None, 0)  # starts the reader, which connects
+        BACKEND.sleep(attempt * 0.0005)
+        bus.close()
+    gc.collect()
+    assert [str(u.exc_value) for u in unraisable] == []
