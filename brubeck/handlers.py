@@ -334,9 +334,6 @@ class MessageHandler:
     def error(self, err: Exception) -> Any:
         return self.write_error(self._status_for(err), err)
 
-    def _http_error(self, err: HTTPError) -> Any:
-        return self.write_error(err.status_code, err)
-
     def validation_failed(self, errors: list[dict[str, Any]]) -> Any:
         """A model refused the client's data: a bad request listing the field errors."""
         return self.write_error(self._BAD_REQUEST, InvalidFields(errors))

@@ -193,6 +193,7 @@ def test_ws_rfc_slow_reader_bounded_then_dropped(client):
     backend = concurrency.active()
     ws = client.websocket("/firehose")
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    ws.send("go")
     for _ in range(1000):  # bounded: 10 s
         if "stopped" in EVENTS:
             break
