@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", help="redis:// URL (default: start a private one)")
     parser.add_argument("--dir", type=Path, default=HERE / "data" / "mongrel2",
                         help="Mongrel2's chroot (config, logs, pid)")
+    parser.add_argument("--shutdown-timeout", type=float, default=30.0,
+                        help="seconds a stop waits for long polls in flight (then 503)")
     args = parser.parse_args(argv)
     chroot = args.dir.resolve()
     redis_port, pull_port, pub_port = free_ports(3)
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CHAT_REDIS"] = redis_url
         print(f"Chat on http://127.0.0.1:{args.port} ({args.workers} workers, {redis_url})",
               flush=True)
-        return workers.serve(f"{HERE / 'app.py'}:app", chroot, args.workers)
+        return workers.serve(f"{HERE / 'app.py'}:app", chroot, args.workers,
+                             shutdown_timeout=args.shutdown_timeout)
 
 
 if __name__ == "__main__":

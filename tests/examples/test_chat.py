@@ -80,7 +80,11 @@ def chat(mode: str, tmp_path):
     needs_mongrel2()
     with redis_server(tmp_path) as redis_url, running(
             ["examples/chat/run_mongrel2.py", "--workers", "2", "--port", str(port),
-             "--redis", redis_url, "--dir", str(tmp_path / "mongrel2")],
+             "--redis", redis_url, "--dir", str(tmp_path / "mongrel2"),
+             # Long polls in flight at the end get their 503 at once, so the supervisor
+             # stops Mongrel2 itself, well within `stop`'s 10 s. (It waited 30 s: the test
+             # killed it first, and Mongrel2, in a session of its own, was left running.)
+             "--shutdown-timeout", "1"],
             env=env, timeout=30) as proc:
         worker_stats(url, 2)  # both workers up, past the PUB slow joiner
         yield url, proc, 2
