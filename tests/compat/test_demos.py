@@ -14,7 +14,13 @@ import pytest
 
 from brubeck.mongrel2 import config as mongrel2_config
 from tests.support.mongrel2 import mongrel2_server, wait_static
-from tests.support.processes import free_port, python_env, stop, wait_for_http
+from tests.support.processes import (
+    fixed_ports_turn,
+    free_port,
+    python_env,
+    stop,
+    wait_for_http,
+)
 
 HERE = Path(__file__).parent
 DEMOS = HERE / "demos"
@@ -81,7 +87,10 @@ def test_demo_over_wsgi(name):
 
 
 def _free(port):
+    """Can a server listen on it? (SO_REUSEADDR as servers do: a connection left in
+    TIME_WAIT by the previous run's demo does not make the port taken.)"""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
             return True
@@ -91,26 +100,27 @@ def _free(port):
 
 def test_demo_urlargs_as_written_with_0_4_mongrel2_conf(tmp_path):
     """No override at all: 0.4's ports (6767, 9999, 9998) and its config shape."""
-    if not all(_free(p) for p in (6767, 9999, 9998)):
-        message = "ports 6767/9999/9998 are in use on this machine"
-        if os.environ.get("CI"):
-            raise RuntimeError(message)  # CI machines start clean: never skip there
-        pytest.skip(message)
-    for name in mongrel2_config.CHROOT_DIRS:
-        (tmp_path / name).mkdir()
-    shutil.copy(HERE / "mongrel2.conf", tmp_path / "m2.conf")
-    (tmp_path / "static" / "ping.txt").write_text("pong")
-    mongrel2_config.load(tmp_path)
-    uuid = mongrel2_config.read_back(tmp_path)["server_uuid"]
-    server = subprocess.Popen(mongrel2_config.command(tmp_path, uuid), cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_static("http://127.0.0.1:6767", server)
-        env = python_env()
-        env.pop("BRUBECK_CONNECTION", None)
-        check_demo("demo_urlargs", "http://127.0.0.1:6767", env)
-    finally:
-        stop(server)
+    with fixed_ports_turn():
+        if not all(_free(p) for p in (6767, 9999, 9998)):
+            message = "ports 6767/9999/9998 are in use on this machine"
+            if os.environ.get("CI"):
+                raise RuntimeError(message)  # CI machines start clean: never skip there
+            pytest.skip(message)
+        for name in mongrel2_config.CHROOT_DIRS:
+            (tmp_path / name).mkdir()
+        shutil.copy(HERE / "mongrel2.conf", tmp_path / "m2.conf")
+        (tmp_path / "static" / "ping.txt").write_text("pong")
+        mongrel2_config.load(tmp_path)
+        uuid = mongrel2_config.read_back(tmp_path)["server_uuid"]
+        server = subprocess.Popen(mongrel2_config.command(tmp_path, uuid), cwd=tmp_path,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_static("http://127.0.0.1:6767", server)
+            env = python_env()
+            env.pop("BRUBECK_CONNECTION", None)
+            check_demo("demo_urlargs", "http://127.0.0.1:6767", env)
+        finally:
+            stop(server)
 
 
 @pytest.fixture(params=["mongrel2", "wsgi"])

@@ -19,10 +19,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-#: Below Linux's ephemeral range (32768-60999), so that no client connection of the
-#: busy test run (thousands in TIME_WAIT after the load tests) can take a port
-#: between our choosing it and a server binding it.
-_PORTS = range(20000, 32000)
+
+def _port_range() -> range:
+    """20000-31999: below Linux's ephemeral range (32768-60999), so that no client
+    connection of the busy test run (thousands in TIME_WAIT after the load tests) can
+    take a port between our choosing it and a server binding it. BRUBECK_TEST_PORTS=
+    LOW-HIGH narrows it: scripts/test.sh gives each of its concurrent runs (one per
+    backend) a range of its own, since one run cannot see the ports the other chose."""
+    low, _, high = os.environ.get("BRUBECK_TEST_PORTS", "20000-31999").partition("-")
+    return range(int(low), int(high) + 1)
+
+
+_PORTS = _port_range()
 _RANDOM = random.Random()  # its own: hypothesis seeds the global one
 #: Every port handed out in this process. A probe only says a port is free *now*;
 #: nothing holds it until the server binds, so two probes (a Mongrel2 config's HTTP,
@@ -59,6 +67,30 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A loopback port that is free now, outside the ephemeral range, and not handed
     out before in this run (see `free_ports`)."""
     return free_ports(1, host)[0]
+
+
+@contextlib.contextmanager
+def fixed_ports_turn(timeout: float = 300) -> Iterator[None]:
+    """Hold the machine-wide turn for a test that needs fixed ports (0.4's 6767...):
+    the other backend's run, going at the same time, waits instead of finding them
+    taken. A file lock, so the kernel releases it if this process dies."""
+    import fcntl
+
+    path = Path(tempfile.gettempdir()) / "brubeck-tests-fixed-ports.lock"
+    with path.open("a") as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{path} held for {timeout}s") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def wait_for_http(url: str, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
