@@ -1,14 +1,12 @@
-"""Server-Sent Events: `EventStreamHandler`, a `text/event-stream` as a handler.
+"""Server-Sent Events: `EventStreamHandler`, a `text/event-stream` as a handler::
 
-```python
-class Clock(EventStreamHandler):
-    def get(self):
-        n = int(self.last_event_id or 0)     # where a reconnecting client left off
-        while not self.message.is_disconnected():
-            n += 1
-            self.send_event(time.ctime(), id=n)
-            self.application.backend.sleep(1)
-```
+    class Clock(EventStreamHandler):
+        def get(self):
+            n = int(self.last_event_id or 0)     # where a reconnecting client left off
+            while not self.message.is_disconnected():
+                n += 1
+                self.send_event(time.ctime(), id=n)
+                self.application.backend.sleep(1)
 
 Each `send_event` leaves at once (`brubeck.streaming`: the first one with the
 head). While the handler sends nothing for `keepalive` seconds a comment goes
