@@ -13,6 +13,7 @@ tutorial's own scripts drive them. The finished files must be examples/notes/.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
 import subprocess
@@ -158,6 +159,10 @@ class Session:
             wait_tcp(self.ports[6379], proc)
         elif "--mongrel2" in command:
             wait_page(f"http://127.0.0.1:{self.ports[6767]}/login", proc, self.logs)
+            # As a reader would (by the time the next block is typed): every worker up,
+            # not only the first, or all polls go to the one that is.
+            workers = int(re.search(r"--workers (\d+)", command).group(1))
+            wait_ready(log, workers, proc, self.logs)
         else:
             port = re.search(r"--port (\d+)", command).group(1)
             wait_page(f"http://127.0.0.1:{port}/login", proc, self.logs)
@@ -187,6 +192,19 @@ def wait_page(url: str, proc: subprocess.Popen, logs, timeout: float = 60.0) -> 
                 return
         time.sleep(0.2)
     raise AssertionError(f"{url} never answered 200\n{logs()}")
+
+
+def wait_ready(log, workers: int, proc: subprocess.Popen, logs, timeout: float = 60.0) -> None:
+    """Until the supervisor has logged `workers` workers ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"exited with {proc.returncode}\n{logs()}"
+        # pread: the server writes through this very file offset; leave it alone.
+        text = os.pread(log.fileno(), os.fstat(log.fileno()).st_size, 0)
+        if text.count(b" ready (pid ") >= workers:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not {workers} workers ready in {timeout} s\n{logs()}")
 
 
 def wait_tcp(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
