@@ -110,14 +110,7 @@ class EnvironHeaders(Headers):
         # An environ no bigger than the limit cannot hold more headers: no map built.
         return len(self._environ) > limit and super().count_over(limit)
 
-    @overload
-    def get(self, name: str) -> str | None: ...
-    @overload
-    def get(self, name: str, default: str) -> str: ...
-    @overload
-    def get(self, name: str, default: _T) -> str | _T: ...
-
-    def get(self, name: str, default: object = None) -> object:
+    def get(self, name: str, default: Any = None) -> Any:  # typed by Headers.get overloads
         """While the map is unbuilt, one environ lookup: the request-id middleware asks
         for one header on every request, and building the map for it tripled the cost
         of a hello request. Same answer as the map's; the names whose environ keys
