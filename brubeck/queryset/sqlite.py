@@ -18,6 +18,7 @@ import os
 import queue
 import re
 import sqlite3
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ class SQLiteQueryset(AbstractQueryset[M]):
         self.timeout = timeout
         self._idle: Any = None  # a Queue of connections, made on first use
         self._opened = 0
+        self._closer: weakref.finalize[Any, Any] | None = None
         super().__init__(db_conn=self.path, api_id=api_id, model=model, name=name)
 
     def prepare(self) -> None:
@@ -57,6 +59,9 @@ class SQLiteQueryset(AbstractQueryset[M]):
             backend = self.blocking_backend()
             self._idle = (backend.Queue if backend else queue.Queue)()
             self._opened = 0
+            # A queryset dropped without `close` still closes its connections
+            # (Python 3.13 warns about every sqlite3 connection left open).
+            self._closer = weakref.finalize(self, _close_idle, self._idle)
         idle = self._idle
         if idle.empty() and self._opened < self.size:
             self._opened += 1  # reuse open connections first; open one more if all are busy
@@ -176,8 +181,14 @@ class SQLiteQueryset(AbstractQueryset[M]):
 
     def close(self) -> None:
         """Close the idle connections; the next call opens new ones."""
-        while self._idle is not None and not self._idle.empty():
-            conn = self._idle.get()
-            if conn is not None:
-                conn.close()
-        self._idle = None
+        if self._closer is not None:
+            self._closer()
+        self._idle = self._closer = None
+
+
+def _close_idle(idle: Any) -> None:
+    """Close the connections waiting in a queryset's pool."""
+    while not idle.empty():
+        conn = idle.get_nowait()
+        if conn is not None:
+            conn.close()

@@ -1,5 +1,7 @@
 """The queryset contract itself, the same over Dict, SQLite and Redis."""
 
+import contextlib
+import gc
 import sqlite3
 import uuid
 
@@ -92,11 +94,31 @@ def test_sqlite_keeps_data_across_restarts(tmp_path):
     assert again.read_one(note.id)[1].secret == "kept"
 
 
+def test_issue19_3_a_dropped_sqlite_queryset_closes_its_connections(tmp_path, monkeypatch):
+    """Python 3.13 warns about each sqlite3 connection left open (an error in this
+    suite): a queryset nobody closed closes its pool when it is collected."""
+    made, real_connect = [], sqlite3.connect
+
+    def connect(*args, **kwargs):
+        made.append(real_connect(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr("brubeck.queryset.sqlite.sqlite3.connect", connect)
+    notes = SQLiteQueryset(tmp_path / "db.sqlite", model=Note)
+    notes.save(Note(text="kept"))
+    assert made
+    del notes
+    gc.collect()
+    for conn in made:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            conn.execute("SELECT 1")
+
+
 def test_sqlite_bulk_write_is_one_transaction(tmp_path):
     path = tmp_path / "db.sqlite"
     notes = SQLiteQueryset(path, model=Note)
     notes.read_all()  # creates the table
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # `with conn` only commits
         conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON note "
                      "WHEN json_extract(NEW.doc, '$.text') = 'boom' "
                      "BEGIN SELECT RAISE(ABORT, 'refused'); END")

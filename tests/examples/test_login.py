@@ -37,7 +37,9 @@ def cheap_hashes(monkeypatch):
 def app(tmp_path, monkeypatch):
     monkeypatch.delenv("LOGIN_COOKIE_SECRET", raising=False)
     monkeypatch.delenv("LOGIN_ALLOWED_HOSTS", raising=False)
-    return example.make_app(tmp_path / "data")
+    app = example.make_app(tmp_path / "data")
+    yield app
+    app.db_conn.close()  # Python 3.13 warns about an sqlite3 connection left open
 
 
 class BrowserLikeClient(TestClient):
@@ -187,6 +189,7 @@ def test_security_14_an_old_database_gains_session_versions(tmp_path):
     old.close()
     db = example.open_db(data)
     assert example.load_user(db, "ann").session_version == 0
+    db.close()
 
 
 def test_security_16_example_answers_only_its_hosts(app):
@@ -204,6 +207,7 @@ def test_first_run_creates_data_dir_with_private_secret(app, tmp_path):
     assert "foo" not in (data / "users.sqlite3").read_bytes().decode("latin-1")
     again = example.make_app(data)  # a restart keeps users and secret
     assert again.cookie_secret == app.cookie_secret
+    again.db_conn.close()
 
 
 def test_runs_by_one_command(tmp_path):
