@@ -95,15 +95,17 @@ class EnvironHeaders(Headers):
     `_values` is Headers' slot: while unset, reading it lands in __getattr__.
     """
 
-    __slots__ = ("_environ",)
+    __slots__ = ("_built", "_environ")
 
     def __init__(self, environ: Mapping[str, Any]) -> None:
         self._environ = environ
+        self._built = False
 
     def __getattr__(self, name: str) -> Any:
         if name != "_values":
             raise AttributeError(name)
         self._values = Headers(environ_pairs(self._environ))._values
+        self._built = True
         return self._values
 
     def count_over(self, limit: int) -> bool:
@@ -116,17 +118,10 @@ class EnvironHeaders(Headers):
         of a hello request. Same answer as the map's; the names whose environ keys
         are ambiguous build it (`a_b` and `a-b` share one key; Content-Type and
         Content-Length have two)."""
-        try:
-            values = _VALUES_SLOT.__get__(self, EnvironHeaders)
-        except AttributeError:
+        if not self._built:
             key = name.upper().replace("-", "_")
-            if "_" in name or key in _SPECIAL_HEADERS:
-                return super().get(name, default)
-            value = self._environ.get("HTTP_" + key)
-            return default if value is None else value
-        found = values.get(name.lower())
+            if "_" not in name and key not in _SPECIAL_HEADERS:
+                value = self._environ.get("HTTP_" + key)
+                return default if value is None else value
+        found = self._values.get(name.lower())
         return found[0] if found else default
-
-
-#: Headers' `_values` slot, read without EnvironHeaders.__getattr__ building the map.
-_VALUES_SLOT: Any = Headers.__dict__["_values"]
