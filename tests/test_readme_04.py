@@ -75,7 +75,9 @@ def test_issue19_1_without_shared_beside_the_checkout_skips_naming_the_file(tmp_
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs",
          "-k", "not issue19", "tests/test_readme_04.py"],
-        cwd=checkout, env=python_env(PYTHONPATH=""), capture_output=True, text=True,
+        # brubeck from this checkout (an installed one may point elsewhere); `tests`
+        # from the copy, which comes first on sys.path (the working directory).
+        cwd=checkout, env=python_env(PYTHONPATH=str(ROOT)), capture_output=True, text=True,
         timeout=120,
     )
     output = done.stdout + done.stderr
