@@ -14,6 +14,7 @@ keep their 0.4 return types (HTTP text and a dict).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,6 +27,8 @@ HeaderInput = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 DEFAULT_CONTENT_TYPE = "text/html; charset=utf-8"
 _BODYLESS_STATUS = frozenset((204, 304))
 _FORBIDDEN_IN_HEADERS = frozenset("\r\n\0")
+#: A header name `check_header` accepts, in one match (it runs for every header sent).
+_SAFE_NAME = re.compile("[^\r\n\0: ]+")
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 
 
@@ -101,7 +104,8 @@ class Response:
         pairs: list[tuple[str, str]] = []
         has_type = has_nosniff = False
         for name, value in self.headers:
-            check_header(name, value)
+            if not _SAFE_NAME.fullmatch(name) or not _FORBIDDEN_IN_HEADERS.isdisjoint(value):
+                check_header(name, value)  # raises, saying what is wrong
             lowered = name.lower()
             if lowered == "content-length":
                 continue

@@ -141,17 +141,14 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         """Headers and body in one write: pywsgi's two writes stall keep-alive on Nagle."""
         self.headers_sent = True
         self.finalize_headers()
-        buffer = bytearray(b"HTTP/1.1 ")
-        buffer += self.status
-        buffer += b"\r\n"
-        for header, value in self.response_headers:
-            buffer += header + b": " + value + b"\r\n"
-        buffer += b"\r\n"
+        parts = [b"HTTP/1.1 %s\r\n" % self.status]
+        parts += [b"%s: %s\r\n" % pair for pair in self.response_headers]
+        parts.append(b"\r\n")
         if data and self.response_use_chunked:  # a stream's first chunk (brubeck.streaming)
-            buffer += b"%x\r\n%s\r\n" % (len(data), data)
+            parts.append(b"%x\r\n%s\r\n" % (len(data), data))
         elif data:
-            buffer += data
-        self._sendall(buffer)
+            parts.append(data)
+        self._sendall(b"".join(parts))
 
     def log_request(self) -> None:
         # pywsgi formats an access-log line per request even with no log to write it to.

@@ -1,9 +1,11 @@
 """Issue 17 item 5: what one request costs on the hot paths, held to a recorded baseline.
 
-Three paths, driven in process with nothing else running: a class handler and a
-function route through the WSGI callable (as our servers call it), and a
-Mongrel2 message from its frame to the reply frame (parse, request, handler,
-reply; the ZeroMQ sockets themselves are left out). Each counts Python and C
+Four paths, driven in process with nothing else running: a class handler and a
+function route through the WSGI callable (as our servers call it), the same
+class handler through the backend's own HTTP server (request bytes in over a
+loopback socket, response bytes out: the path a `wrk` row of bench/ measures),
+and a Mongrel2 message from its frame to the reply frame (parse, request,
+handler, reply; the ZeroMQ sockets themselves are left out). Each counts Python and C
 calls and the peak of bytes allocated; a figure past its baseline plus margin
 (tests/perf/counting.py) fails, so speed cannot silently leak away. Counts
 differ between Python versions and the two backends' libraries: the baselines
@@ -14,6 +16,8 @@ with `BRUBECK_PERF_RECORD=1` when a change is worth its cost.
 from __future__ import annotations
 
 import io
+import socket
+from contextlib import closing
 
 import pytest
 
@@ -55,6 +59,21 @@ def wsgi_request(app, path):
     def one():
         body = app(environ(path), lambda status, headers: None)
         assert body == [HELLO]
+    return one
+
+
+def served_request(app, sock, path):
+    """One keep-alive request through the backend's server: a change to the server's
+    per-request path (head parser, timers, connection bookkeeping) shows here, which
+    the WSGI-callable paths above never run."""
+    request = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path.encode()
+
+    def one():
+        sock.sendall(request)
+        answer = b""
+        while not answer.endswith(HELLO):
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200 ")
     return one
 
 
@@ -104,6 +123,19 @@ def test_perf_5_wsgi_class_handler_calls_and_allocations():
 
 def test_perf_5_wsgi_function_route_calls_and_allocations():
     counting.check("wsgi_function_route", counting.measure(wsgi_request(make_app(), "/fn")))
+
+
+def test_perf_5_wsgi_server_class_handler_calls_and_allocations():
+    app = make_app()
+    listener = app.backend.listen("127.0.0.1", 0)
+    server = app.backend.spawn(app.backend.serve_wsgi, app, sock=listener)
+    try:
+        with closing(socket.create_connection(listener.getsockname()[:2], timeout=10)) as sock:
+            figures = counting.measure(served_request(app, sock, "/hello"))
+    finally:
+        server.kill()
+        listener.close()
+    counting.check(f"wsgi_server_{app.backend.name}_class_handler", figures)
 
 
 @pytest.mark.parametrize("tnet_parser", ["c", "python"])
