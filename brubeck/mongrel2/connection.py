@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("brubeck.mongrel2")
 
 RECEIVE_BATCH = 1000  # messages read before the receiver lets requests run
+#: Seconds the receiver waits in one green recv() before it looks again. eventlet's
+#: green zmq can miss the wake-up for a message that arrived (seen once: a worker
+#: holding 8 dispatched requests until it was killed); pyzmq's gevent sockets guard
+#: the same way with a 1 s poll. An idle worker pays two wake-ups a second.
+RECEIVE_WAKE = 0.5
 READY, BYE = b"READY", b"BYE"  # to the dispatcher (and BYE back: nothing new will come)
 DISPATCHED_LINGER = 5.0  # seconds a closing worker's DEALER may take to flush its replies
 
@@ -132,6 +137,7 @@ class Mongrel2Connection(ReplySender):
             pull.setsockopt(zmq.LINGER, 0)
             pub = context.socket(zmq.XPUB)  # a PUB that also sees Mongrel2 subscribe
             pub.setsockopt(zmq.LINGER, 2000)  # let the last replies out on close
+        pull.setsockopt(zmq.RCVTIMEO, int(RECEIVE_WAKE * 1000))
         self._dispatched = bool(self.dispatcher_addr)
         self._pub = pub
         self._batching = True
@@ -278,8 +284,12 @@ class Mongrel2Connection(ReplySender):
                 except again:
                     pass
                 self._waiting = True
-                frame = pull.recv()
-                self._waiting = False
+                try:
+                    frame = pull.recv()
+                except again:  # RECEIVE_WAKE passed with nothing seen: look again
+                    continue
+                finally:
+                    self._waiting = False
                 dispatch(frame)
         finally:
             self._receiver_done.set()
