@@ -299,7 +299,7 @@ class Brubeck:
         """A zero-argument callable that answers `message` (Brubeck 0.4's contract)."""
         found = self.router.match(message.path, message.method)
         route = found.route
-        vars(message)["route"] = route  # for middleware: per-route metrics, CORS policy
+        message.__dict__["route"] = route  # for middleware: per-route metrics, CORS policy
         if route is None:
             if self.no_handler is not None:
                 return self._bind(self.no_handler, message, (), {})
@@ -311,7 +311,7 @@ class Brubeck:
     def _bind(self, target: Callable[..., Any], message: Request, args: tuple[str, ...],
               kwargs: dict[str, str]) -> Callable[[], Any]:
         if isinstance(target, type):  # inspect.isclass, without a call per request
-            handler = cast("type[MessageHandler]", target)(self, message)
+            handler: MessageHandler = target(self, message)
             handler._url_args = args
             handler._url_kwargs = kwargs
             return handler
@@ -353,7 +353,7 @@ class Brubeck:
     def _through(self, chain: list[Middleware], message: Request) -> Response:
         """`before` hooks in order until one answers, the route unless one did, then the
         `after` hooks of those that ran, in reverse."""
-        vars(message)["started"] = time.perf_counter()
+        message.__dict__["started"] = time.perf_counter()
         response: Response | None = None
         ran = 0
         for middleware in chain:

@@ -27,7 +27,9 @@ class Headers(Mapping[str, str]):
 
     def __init__(self, pairs: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
         self._values: dict[str, list[str]] = {}
-        items = pairs.items() if isinstance(pairs, Mapping) else pairs
+        # A list first: an ABC's isinstance is a Python call, and transports pass lists.
+        items = pairs if pairs.__class__ is list else \
+            pairs.items() if isinstance(pairs, Mapping) else pairs
         for name, value in items:
             self._values.setdefault(name.lower(), []).append(value)
 

@@ -11,7 +11,6 @@ from .servers.http import (
     ChunkedBody,
     ChunkedDecoder,
     HeadFields,
-    HeadReader,
     Refusal,
     check_head,
     check_request_line,
@@ -23,6 +22,6 @@ from .servers.http import (
 
 __all__ = [
     "MAX_CHUNK_LINE", "MAX_LENGTH_DIGITS", "ChunkedBody", "ChunkedDecoder", "HeadFields",
-    "HeadReader", "Refusal", "check_head", "check_request_line", "head_lines", "head_timeout",
+    "Refusal", "check_head", "check_request_line", "head_lines", "head_timeout",
     "parse_content_length", "read_request_line", "starts_request",
 ]

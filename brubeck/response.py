@@ -30,6 +30,8 @@ _FORBIDDEN_IN_HEADERS = frozenset("\r\n\0")
 #: A header name `check_header` accepts, in one match (it runs for every header sent).
 _SAFE_NAME = re.compile("[^\r\n\0: ]+")
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
+#: The header names (lower case) `final_headers` decides about.
+_SETTLED_HERE = frozenset({"content-length", "content-type", "x-content-type-options"})
 
 
 def to_bytes(value: Any) -> bytes:
@@ -103,15 +105,19 @@ class Response:
         """Validated headers with Content-Length, Content-Type and nosniff settled."""
         pairs: list[tuple[str, str]] = []
         has_type = has_nosniff = False
-        for name, value in self.headers:
+        for pair in self.headers:
+            name, value = pair
             if not _SAFE_NAME.fullmatch(name) or not _FORBIDDEN_IN_HEADERS.isdisjoint(value):
                 check_header(name, value)  # raises, saying what is wrong
             lowered = name.lower()
-            if lowered == "content-length":
-                continue
-            has_type = has_type or lowered == "content-type"
-            has_nosniff = has_nosniff or lowered == "x-content-type-options"
-            pairs.append((name, value))
+            if lowered in _SETTLED_HERE:
+                if lowered == "content-length":
+                    continue
+                if lowered == "content-type":
+                    has_type = True
+                else:
+                    has_nosniff = True
+            pairs.append(pair)
         if "\n" in self.status_msg or "\r" in self.status_msg:
             raise ValueError("CR/LF in status message")
         if not has_nosniff:

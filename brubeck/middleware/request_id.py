@@ -48,9 +48,9 @@ class RequestId(Middleware):
 
     def before(self, app: Brubeck, message: Request) -> None:
         sent = message.headers.get(HEADER)
-        vars(message)["request_id"] = sent if sent is not None and valid_request_id(sent) \
+        message.__dict__["request_id"] = sent if sent is not None and valid_request_id(sent) \
             else new_request_id()
 
     def after(self, app: Brubeck, message: Request, response: Response) -> None:
         if response.get_header(HEADER) is None:
-            response.headers.append((HEADER, vars(message)["request_id"]))
+            response.headers.append((HEADER, message.__dict__["request_id"]))

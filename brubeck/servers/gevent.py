@@ -24,6 +24,9 @@ from .http import (
     Refusal,
     check_head,
     check_request_line,
+    closes_after,
+    header_block,
+    http_date,
     read_request_line,
 )
 
@@ -49,6 +52,10 @@ class _ChunkedInput(pywsgi.Input):
         """Never read a body the app left: `run_application` closes the connection instead."""
 
 
+#: Status codes whose Content-Length pywsgi checks (must be absent or 0).
+_LEFT_TO_PYWSGI = ("204", "304")
+
+
 def _wait_readable(sock: Any) -> None:
     """Park the green thread until `sock` has bytes or EOF (the WSGI glue's disconnect watch)."""
     gevent.socket.wait_read(sock.fileno())
@@ -68,6 +75,9 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
     status: bytes  # type: ignore[assignment]  # pywsgi's start_response encodes it
     response_headers: list[tuple[bytes, bytes]]  # type: ignore[assignment]  # encoded too
     _sendall: Callable[[bytes | bytearray], None]
+    _orig_status: str
+    content_length: int | None  # type: ignore[assignment]  # pywsgi's: None without a body
+    _head = b""  # the app's header lines, encoded, when start_response took the fast way
 
     def handle(self) -> None:
         self.limits = self.server.limits
@@ -81,7 +91,28 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
 
     def start_response(self, status: str, headers: list[tuple[str, str]],
                        exc_info: Any = None) -> Any:
-        return super().start_response(status, self._response_headers(headers), exc_info)
+        """pywsgi's checks and state, in a few string operations over the whole head
+        instead of six calls per header; the rare cases (HTTP/1.0, 204/304, an error
+        after a start, a header pywsgi refuses) are left to pywsgi, which knows them."""
+        headers = self._response_headers(headers)
+        block = header_block(status, headers) if exc_info is None else None
+        if block is None or status[:3] in _LEFT_TO_PYWSGI or self.request_version != "HTTP/1.1":
+            self._head = b""
+            return super().start_response(status, headers, exc_info)
+        names = block.lower()  # "\nname:" starts a line: no value holds an LF
+        if "\nconnection:" in names and any(
+                name.lower() == "connection" and value == "close" for name, value in headers):
+            self.close_connection = True
+        if "\ndate:" not in names:
+            block += "Date: " + http_date() + "\r\n"
+        self._head = block.encode("latin-1")  # UnicodeEncodeError: pywsgi's UnicodeError
+        self.code = int(status[:3])  # a ValueError, as pywsgi's
+        self.status = self._head[:block.index("\r\n")]
+        self._orig_status = status
+        self.response_headers = []  # what finalize_headers adds: a length, or chunked
+        self.provided_date = "set"
+        self.provided_content_length = "set" if "\ncontent-length:" in names else None
+        return self.write
 
     def handle_one_request(self) -> Any:
         self.requestline = ""
@@ -101,10 +132,17 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         check_request_line(raw)
         return self.requestline
 
-    def MessageClass(self, fp: Any, *args: Any) -> Any:  # noqa: N802 (pywsgi's name)
-        headers = HeadFields.read(fp, self.limits)
-        check_head(headers, len(headers), self.limits, self.request_version)
-        return headers
+    def read_request(self, raw_requestline: str) -> bool:  # type: ignore[override]  # stubs: OldMessage
+        """pywsgi's read_request for a line `read_requestline` checked (three words,
+        HTTP/1.0 or 1.1): the head read by `HeadFields`, its framing by `check_head`."""
+        self.command, self.path, version = raw_requestline.split(" ")
+        self.request_version = version
+        self.headers = headers = HeadFields.read(self.rfile, self.limits)
+        check_head(headers, self.limits, version)
+        length = headers.get("content-length")  # plain digits: check_head saw to it
+        self.content_length = None if length is None else int(length)
+        self.close_connection = closes_after(version, headers)
+        return True
 
     def _headers(self) -> Any:
         return self.headers.environ_items()
@@ -123,7 +161,8 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         return environ
 
     def run_application(self) -> None:
-        if "websocket" in self.environ.get("HTTP_UPGRADE", "").lower() and self._websocket():
+        upgrade = self.environ.get("HTTP_UPGRADE")
+        if upgrade and "websocket" in upgrade.lower() and self._websocket():
             return
         try:
             super().run_application()
@@ -141,8 +180,9 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         """Headers and body in one write: pywsgi's two writes stall keep-alive on Nagle."""
         self.headers_sent = True
         self.finalize_headers()
-        parts = [b"HTTP/1.1 %s\r\n" % self.status]
-        parts += [b"%s: %s\r\n" % pair for pair in self.response_headers]
+        parts = [b"HTTP/1.1 ", self._head] if self._head else [b"HTTP/1.1 %s\r\n" % self.status]
+        if self.response_headers:
+            parts += [b"%s: %s\r\n" % pair for pair in self.response_headers]
         parts.append(b"\r\n")
         if data and self.response_use_chunked:  # a stream's first chunk (brubeck.streaming)
             parts.append(b"%x\r\n%s\r\n" % (len(data), data))
