@@ -82,6 +82,9 @@ class Mongrel2Connection(ReplySender):
         self.handle_signals = handle_signals
         self._pub: Any = None
         self._inflight: dict[tuple[str, str], set[Request]] = {}
+        # Messages handed to a green thread that has not yet put its request in
+        # `_inflight`, by connection: True once a disconnect notice came meanwhile.
+        self._arriving: dict[tuple[str, str], dict[int, bool]] = {}
         self._stopping: Any = None
         self._shutdown: process.Shutdown | None = None
         self._idle: Any = None
@@ -331,17 +334,35 @@ class Mongrel2Connection(ReplySender):
             self._websockets.expect(message)
         self._running += 1
         self._idle.clear()
+        self._arriving.setdefault((message.sender, message.conn_id), {})[id(message)] = False
         pool = self._app.pool
         try:
             (pool.spawn if pool is not None else self._app.backend.spawn)(self._serve, message)
         except Exception:
             self._running -= 1
+            self._arrived(message)
             log.exception("could not start a request")
 
     def _client_left(self, sender: str, conn_id: str) -> None:
         self._websockets.lost(sender, conn_id)
         for request in self._inflight.get((sender, conn_id), ()):
             wire.client_of(request).gone.set()
+        # Requests read before the notice whose green thread has not run yet (a busy
+        # worker reads both from its socket at once): they learn it when they start.
+        arriving = self._arriving.get((sender, conn_id))
+        if arriving:
+            arriving.update(dict.fromkeys(arriving, True))
+
+    def _arrived(self, message: wire.Message) -> bool:
+        """Forget `message` as arriving; whether its client left meanwhile."""
+        key = (message.sender, message.conn_id)
+        arriving = self._arriving.get(key)
+        if arriving is None:
+            return False
+        left = arriving.pop(id(message), False)
+        if not arriving:
+            del self._arriving[key]
+        return left
 
     # -- one request ---------------------------------------------------------------
 
@@ -354,7 +375,7 @@ class Mongrel2Connection(ReplySender):
             request = self._request(message)
             if request is None:
                 return  # an upload has started; its `done` message comes later
-            self._answer(request)
+            self._answer(request, self._arrived(message))
         except HTTPError as err:  # refused by HTTP's rules: logged and closed as over WSGI
             client = loggable(message.meta.get("REMOTE_ADDR", "-"))
             response = refuse(err, f"{method} {message.path}", client, log)
@@ -365,6 +386,7 @@ class Mongrel2Connection(ReplySender):
                           _Safe(message.path))
             self.send(message.sender, message.conn_id, http_bytes(plain_response(500), method))
         finally:
+            self._arrived(message)  # one that did not get as far as `_answer`
             self._running -= 1
             if self._running == 0:
                 self._idle.set()
@@ -377,9 +399,12 @@ class Mongrel2Connection(ReplySender):
         body = self._spool.body(message, limits)
         return None if body is None else wire.to_request(message, limits, body)
 
-    def _answer(self, request: Request) -> None:
+    def _answer(self, request: Request, left: bool = False) -> None:
+        """Run the handler and send its reply; `left`: the client is known to be gone."""
         client = wire.client_of(request)
         client.gone = self._app.backend.Event()
+        if left:
+            client.gone.set()
         key = (client.sender, client.conn_id)
         self._inflight.setdefault(key, set()).add(request)
         try:

@@ -411,6 +411,22 @@ def test_disconnect_reaches_the_handler_as_client_gone_never_as_a_request(tmp_pa
         assert "JSON" not in EVENTS["methods"] and EVENTS["methods"] == ["GET", "GET"]
 
 
+def test_a_disconnect_read_with_its_request_still_reaches_the_handler(tmp_path):
+    """A busy worker reads a request and the client's disconnect notice in one go, before
+    the request's green thread runs: the handler must still learn its client left (once,
+    the notice found nobody waiting and the long poll ran to its timeout)."""
+    headers = json.dumps({"PATH": "/wait", "METHOD": "GET", "VERSION": "HTTP/1.1",
+                          "URI": "/wait", "PATTERN": "/", "URL_SCHEME": "http",
+                          "REMOTE_ADDR": "127.0.0.1", "host": "x"}).encode()
+    request = b"gone-sender 42 /wait %d:%s,0:," % (len(headers), headers)
+    notice = b'gone-sender 42 @* 17:{"METHOD":"JSON"},21:{"type":"disconnect"},'
+    with serving(tmp_path) as (_, conn):
+        conn._dispatch(request)
+        conn._dispatch(notice)  # no switch between the two: the handler has not started
+        assert wait_for(lambda: EVENTS["gone"])
+        assert EVENTS["gone"] == [True] and not conn._arriving
+
+
 def test_broadcast_to_three_waiting_connections_in_one_send(tmp_path):
     with serving(tmp_path) as (m2, conn):
         socks = [connect(m2) for _ in range(3)]
