@@ -520,8 +520,9 @@ class LiveWebSocket(WebSocketSession):
                     return "".join(parts) if isinstance(event, TextMessage) \
                         else b"".join(parts)
             elif isinstance(event, Ping):
-                with contextlib.suppress(OSError):
-                    self.sock.sendall(self.ws.send(event.response()))
+                if self.ws.state.name == "OPEN":  # closing: our Close answers it (RFC 6455 5.5.1)
+                    with contextlib.suppress(OSError):
+                        self.sock.sendall(self.ws.send(event.response()))
             elif isinstance(event, Pong):
                 self.pongs.append(bytes(event.payload))
             elif isinstance(event, CloseConnection):

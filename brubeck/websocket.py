@@ -373,9 +373,13 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
                 if message is None:
                     break
                 self.on_message(message)
+        except WebSocketClosed:
+            if not self.closed:  # raised by something else than our own close
+                log.exception("WebSocket handler %s failed", type(self).__name__)
+                self._send_close(INTERNAL_ERROR, "")
         except Exception:
             log.exception("WebSocket handler %s failed", type(self).__name__)
-            if not self._closed:
+            if not self.closed:
                 self._send_close(INTERNAL_ERROR, "")
         finally:
             self._end()

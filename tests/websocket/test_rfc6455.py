@@ -179,6 +179,31 @@ def test_ws_rfc_protocol_error_1002(client, bad):
     assert closed_with(ws, 1002)
 
 
+def server_frames(data):
+    """(opcode, payload) of each frame in what the server sent (server frames are unmasked)."""
+    frames = []
+    while data:
+        opcode, size, start = data[0] & 0x0F, data[1] & 0x7F, 2
+        if size == 126:
+            size, start = struct.unpack("!H", data[2:4])[0], 4
+        elif size == 127:
+            size, start = struct.unpack("!Q", data[2:10])[0], 10
+        frames.append((opcode, data[start:start + size]))
+        data = data[start + size:]
+    return frames
+
+
+def test_ws_rfc_one_close_frame_even_while_the_handler_writes(client):
+    """A protocol error while the echo handler is still writing: one Close (1002), never a
+    second one with 1011 (behind Mongrel2 the close frame's send yields, the handler's
+    next write raised WebSocketClosed, and that was taken for a crash: Autobahn 3.2)."""
+    ws = client.websocket("/echo")
+    ws.send_raw(frame(TEXT, b"a") * 20 + frame(TEXT, b"x", rsv=1))
+    closes = [payload for opcode, payload in server_frames(ws.wait_eof(10)) if opcode == CLOSE]
+    ws.close()
+    assert [struct.unpack("!H", payload[:2])[0] for payload in closes] == [1002]
+
+
 def test_ws_rfc_data_after_close_is_ignored(client):
     ws = client.websocket("/echo")
     ws.send_raw(frame(CLOSE, struct.pack("!H", 1000)) + frame(TEXT, b"late"))

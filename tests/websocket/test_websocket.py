@@ -183,6 +183,45 @@ def test_ws_ping_interval_drops_a_client_that_never_answers(client):
     ws.close()
 
 
+def test_the_test_client_answers_no_ping_that_crossed_its_close():
+    """A server ping on the wire while our Close travels is not answered: no Pong may
+    follow a Close (wsproto refuses one), and `close()` once raised on it."""
+    import socket
+
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, CloseConnection
+    from wsproto.events import Request as Handshake
+
+    from brubeck import concurrency
+    from brubeck.testing import LiveWebSocket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        ws = WSConnection(ConnectionType.SERVER)
+        with conn:
+            while True:
+                ws.receive_data(conn.recv(65536) or None)
+                for event in ws.events():
+                    if isinstance(event, Handshake):
+                        conn.sendall(ws.send(AcceptConnection()))
+                    elif isinstance(event, CloseConnection):  # a ping, then the answer
+                        conn.sendall(b"\x89\x04late" + ws.send(event.response()))
+                        return
+
+    server = concurrency.active().spawn(serve)
+    try:
+        ws = LiveWebSocket("127.0.0.1", listener.getsockname()[1], "/", [], [], 5.0)
+        ws.close()
+        assert ws.close_code == 1000
+    finally:
+        server.kill()
+        listener.close()
+
+
 def test_ws_ping_interval_keeps_a_client_that_answers(client):
     ws = client.websocket("/pinged-patient")  # pings every 0.05 s, drops after 1.05 s
     reading_until = time.monotonic() + 2.5  # past that: pongs (not luck) kept it
