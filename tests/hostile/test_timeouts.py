@@ -29,6 +29,22 @@ def slow_head():
     return rawhttp.get("/brubeck", b"".join(b"X-Slow-%d: %d\r\n" % (i, i) for i in range(50)))
 
 
+def slow_clients(port, interval, stop_after, timeout=10.0):
+    """SLOW_CLIENTS connections trickling `slow_head()`, each with its first byte sent as
+    it connects: the head timer runs from accept, and a connection still silent when it
+    fires is closed without a 408, so senders started only after all 200 connects (over
+    a second on a loaded machine) once lost the first clients their 408."""
+    backend = concurrency.active()
+    head = slow_head()
+    socks, senders = [], []
+    for _ in range(SLOW_CLIENTS):
+        sock = rawhttp.connect(port, timeout=timeout)
+        sock.sendall(head[:1])
+        socks.append(sock)
+        senders.append(backend.spawn(trickle, sock, head[1:], interval, stop_after))
+    return socks, senders
+
+
 def timed_get(port):
     start = time.perf_counter()
     reply = rawhttp.exchange(port, rawhttp.get("/brubeck"), timeout=10)
@@ -80,9 +96,7 @@ def test_stalled_body_gets_408(tight_port):
 
 def _slowloris(port, hold_seconds, measure):
     """Open SLOW_CLIENTS trickling connections, then run `measure()` while they hold."""
-    backend = concurrency.active()
-    socks = [rawhttp.connect(port) for _ in range(SLOW_CLIENTS)]
-    senders = [backend.spawn(trickle, s, slow_head(), 0.5, hold_seconds) for s in socks]
+    socks, senders = slow_clients(port, 0.5, hold_seconds)
     try:
         time.sleep(0.5)  # every slow client is mid-head now
         return measure()
@@ -106,10 +120,7 @@ def test_slowloris_does_not_starve_a_normal_client(port):
 
 def test_slowloris_clients_are_cut_off_by_the_header_timeout(tight_port):
     """On a server with a 1 s head timeout, all slow clients are answered 408 and dropped."""
-    backend = concurrency.active()
-    socks = [rawhttp.connect(tight_port, timeout=TIGHT.header_timeout + 5)
-             for _ in range(SLOW_CLIENTS)]
-    senders = [backend.spawn(trickle, s, slow_head(), 0.3, 30) for s in socks]
+    socks, senders = slow_clients(tight_port, 0.3, 30, timeout=TIGHT.header_timeout + 5)
     statuses = []
     try:
         for sock in socks:
