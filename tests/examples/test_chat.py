@@ -12,7 +12,7 @@ import secrets
 import time
 
 import pytest
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC  # noqa: N812 (selenium's own alias)
@@ -114,6 +114,15 @@ def say(driver, nick: str, text: str) -> float:
     return time.monotonic()
 
 
+def page_state(driver) -> dict:
+    """What a room page shows and holds: for a failure's message."""
+    return driver.execute_script(
+        "return {transport: document.body.dataset.transport, worker: document.body.dataset.worker,"
+        " status: document.getElementById('status').textContent,"
+        " typing: document.getElementById('typing').textContent,"
+        " messages: document.getElementById('messages').children.length};")
+
+
 def open_room(driver, url: str, transport: str) -> str | None:
     """Open the room page with `transport` ('websocket' or 'poll'); the worker holding its
     socket (a long poll's is known only once it returns)."""
@@ -165,8 +174,12 @@ def test_two_people_see_each_others_messages_within_two_seconds(mode, transports
         assert not bob.find_elements(By.CSS_SELECTOR, "#messages b")
         if transports[1] == "websocket":  # who is typing: WebSocket clients only
             ann.find_element(By.NAME, "text").send_keys("Dave")
-            WebDriverWait(bob, 5).until(
-                EC.text_to_be_present_in_element((By.ID, "typing"), "ann typing"))
+            try:
+                WebDriverWait(bob, 5).until(
+                    EC.text_to_be_present_in_element((By.ID, "typing"), "ann typing"))
+            except TimeoutException:  # once in many loaded runs (eventlet): say what each saw
+                raise AssertionError(f"bob never showed ann typing: ann {page_state(ann)}, "
+                                     f"bob {page_state(bob)}") from None
         if mode == "wsgi" and transports == ("websocket", "websocket"):
             screenshot(ann, "chat-room")
 
