@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 with warnings.catch_warnings():  # its multi-line deprecation banner; the backend logs one line
@@ -134,7 +135,8 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
         return environ
 
     def handle_one_response(self) -> None:
-        if "websocket" in self.environ.get("HTTP_UPGRADE", "").lower() and self._websocket():
+        upgrade = self.environ.get("HTTP_UPGRADE")
+        if upgrade and "websocket" in upgrade.lower() and self._websocket():
             return
         # eventlet ignores the app's `Connection: close` and would then read an
         # unread (even endless chunked) body to keep the connection; honour it.
@@ -143,11 +145,12 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
         def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
                 headers = self._response_headers(headers)
-                for name, value in headers:
-                    if name.lower() == "connection" and value.lower() == "close":
-                        self.close_connection = True
-                        headers = [h for h in headers if h[0].lower() != "connection"]
-                        break
+                if "connection" in "\n".join(map(itemgetter(0), headers)).lower():
+                    for name, value in headers:
+                        if name.lower() == "connection" and value.lower() == "close":
+                            self.close_connection = True
+                            headers = [h for h in headers if h[0].lower() != "connection"]
+                            break
                 return start_response(status, headers, exc_info)
 
             return app(environ, start)
@@ -175,6 +178,10 @@ def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: 
         listener, listener.getsockname(), app, log, protocol=protocol, log_output=False,
         debug=False, url_length_limit=limits.request_line + 1,
         socket_timeout=limits.read_timeout)
+    # Header names go out as the app spelled them, as on gevent (`ETag` stays `ETag`), not
+    # re-capitalized part by part at five calls a header. Set after construction: the
+    # keyword warns, written for apps that send lower-case names, which Brubeck does not.
+    server.capitalize_response_headers = False
     acceptor = eventlet.spawn(_accept, listener, server, eventlet.GreenPool(limits.connections))
 
     def stop_accepting() -> None:
