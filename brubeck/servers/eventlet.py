@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from operator import itemgetter
 from typing import Any
 
 with warnings.catch_warnings():  # its multi-line deprecation banner; the backend logs one line
@@ -30,6 +29,7 @@ from .http import (
     check_head,
     check_request_line,
     closes_after,
+    header_block,
 )
 
 
@@ -145,7 +145,10 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
         def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
                 headers = self._response_headers(headers)
-                if "connection" in "\n".join(map(itemgetter(0), headers)).lower():
+                block = header_block(status, headers)
+                if block is None:  # eventlet would send a CR or LF as is: header injection
+                    raise ValueError("a response status or header is not str, or holds CR or LF")
+                if "\nconnection:" in block.lower():
                     for name, value in headers:
                         if name.lower() == "connection" and value.lower() == "close":
                             self.close_connection = True
