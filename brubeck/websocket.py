@@ -373,14 +373,13 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
                 if message is None:
                     break
                 self.on_message(message)
-        except WebSocketClosed:
-            if not self.closed:  # raised by something else than our own close
+        except Exception as error:
+            # A write after the close began (behind Mongrel2 sending the Close yields)
+            # ends the session quietly; anything else is the handler's crash: 1011.
+            if not (isinstance(error, WebSocketClosed) and self.closed):
                 log.exception("WebSocket handler %s failed", type(self).__name__)
-                self._send_close(INTERNAL_ERROR, "")
-        except Exception:
-            log.exception("WebSocket handler %s failed", type(self).__name__)
-            if not self.closed:
-                self._send_close(INTERNAL_ERROR, "")
+                if not self.closed:
+                    self._send_close(INTERNAL_ERROR, "")
         finally:
             self._end()
 

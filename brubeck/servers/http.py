@@ -30,7 +30,7 @@ from ..response import http_bytes, refusal_response
 
 def header_block(status: str, headers: list[tuple[str, str]]) -> str | None:
     """A response's status and headers as CRLF-ended lines of text, or None when one is
-    not str or holds a CR or LF (the server's own per-header checks then refuse it).
+    not str or holds a CR or LF, which the server must refuse (header injection).
 
     One join and one count cost the same for five headers or fifty."""
     try:
