@@ -90,6 +90,20 @@ def environ_pairs(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+#: Header name as asked -> its environ key, or "" when the key is ambiguous.
+_ENVIRON_KEYS: dict[str, str] = {}
+
+
+def _environ_key(name: str) -> str:
+    """`HTTP_X_REQUEST_ID` for `X-Request-Id`, remembered (a handful of names are asked
+    for on every request); "" for the names whose environ key is ambiguous."""
+    key = name.upper().replace("-", "_")
+    key = "" if "_" in name or key in _SPECIAL_HEADERS else "HTTP_" + key
+    if len(_ENVIRON_KEYS) < 256:  # bounded: names come from code, but a handler could echo input
+        _ENVIRON_KEYS[name] = key
+    return key
+
+
 class EnvironHeaders(Headers):
     """Headers read from a WSGI environ the first time a handler looks at them.
 
@@ -121,9 +135,9 @@ class EnvironHeaders(Headers):
         are ambiguous build it (`a_b` and `a-b` share one key; Content-Type and
         Content-Length have two)."""
         if not self._built:
-            key = name.upper().replace("-", "_")
-            if "_" not in name and key not in _SPECIAL_HEADERS:
-                value = self._environ.get("HTTP_" + key)
+            key = _ENVIRON_KEYS.get(name) or _environ_key(name)
+            if key:
+                value = self._environ.get(key)
                 return default if value is None else value
         found = self._values.get(name.lower())
         return found[0] if found else default

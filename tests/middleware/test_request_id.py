@@ -7,7 +7,10 @@ import re
 
 import pytest
 
+from brubeck.app import Brubeck
 from brubeck.middleware.request_id import valid_request_id
+from brubeck.response import Response
+from brubeck.testing import TestClient
 from tests.middleware.served import TRANSPORTS, serve
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -47,3 +50,15 @@ def test_request_id_10_validation_is_bounded():
     assert valid_request_id("a" * 128) and not valid_request_id("a" * 129)
     assert not valid_request_id("") and not valid_request_id("a\x1bb")
     assert valid_request_id("Root=1-5759e988-bd862e3fe1be46a994272793".replace(";", ""))
+
+
+@pytest.mark.parametrize("name", ["X-Request-Id", "x-request-id", "X-REQUEST-ID"])
+def test_request_id_10_a_handlers_own_id_is_kept_and_not_repeated(name):
+    app = Brubeck(log_level="WARNING")
+
+    @app.add_route(r"^/own$", method="GET")
+    def own(application, message):
+        return Response("mine", 200, headers={name: "handler-made"})
+
+    reply = TestClient(app).get("/own")
+    assert reply.headers.get_all("x-request-id") == ["handler-made"]
