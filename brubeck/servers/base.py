@@ -4,7 +4,8 @@ gevent.pywsgi and eventlet.wsgi differ in names and hooks, not in what Brubeck
 needs from them: TCP_NODELAY on each accepted socket, a head timer that runs
 from accept (or the previous response) until the head is in, the target as
 sent in `RAW_URI`, one refusal (log line, short response, close), a cap on
-open connections, a listen socket with a deep backlog that never shares
+open connections, a turn for the other connections between one keep-alive
+request and the next, a listen socket with a deep backlog that never shares
 its port, and one drain on shutdown (`Connections.drain`). `HardenedConnection`
 holds those; each server's subclass only maps its library's hooks onto them.
 """
@@ -144,16 +145,20 @@ class HardenedConnection:
     rfile: Any
     _head_timer: Any = None
     _sock: Any = None
+    _sleep: Callable[[float], Any]  # the backend's green sleep
+    _served = False  # a request was served on this connection: see _serve_one
     _answering = False  # the app has started its response: too late for a 503
     #: Called when a drain begins while this connection is busy: a WebSocket that
     #: holds it sets one to send its 1001 close ("going away").
     on_drain: Callable[[], Any] | None = None
 
-    def _open(self, sock: Any, timer: Callable[[float, BaseException], Any]) -> None:
+    def _open(self, sock: Any, timer: Callable[[float, BaseException], Any],
+              sleep: Callable[[float], Any]) -> None:
         """A new connection: no Nagle, the head timer it keeps for every request, and
         counted among the server's idle connections."""
         set_nodelay(sock)
         self._sock = sock
+        self._sleep = sleep
         self._head_timer = timer(self.limits.header_timeout, head_timeout(self.limits))
         self.connections.idle.add(self)
 
@@ -201,7 +206,16 @@ class HardenedConnection:
         A client that connects and sends nothing holds its connection no longer
         than one that trickles. Closed, idle or timed out before a byte: close
         quietly (no 408 to a keep-alive client that may be about to reuse it).
+
+        Each request after the first starts with a turn for the other connections:
+        a fast keep-alive client's next request is often in before the response's
+        bookkeeping ends, and reading it without yielding kept one connection on the
+        CPU while others waited (gevent: 25 to 330 requests per connection in one
+        5 s run at 500 connections, p99 4.5x p50; with the turn, 49 to 51, 1.4x).
         """
+        if self._served:
+            self._sleep(0)
+        self._served = True
         timer = self._head_timer
         timer.start()
         connections = self.connections

@@ -73,7 +73,7 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
     application: Any
 
     def setup(self) -> None:
-        self._open(self.request, _head_timer)
+        self._open(self.request, _head_timer, eventlet.sleep)
         super().setup()
 
     def handle(self) -> None:

@@ -83,7 +83,7 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         self.limits = self.server.limits
         self.connections = self.server.connections
         self.socket.settimeout(self.limits.read_timeout)
-        self._open(self.socket, gevent.Timeout)
+        self._open(self.socket, gevent.Timeout, gevent.sleep)
         try:
             super().handle()
         finally:
