@@ -422,12 +422,15 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
         Raises TimeoutError if `timeout` seconds pass first."""
         if self._inbox is None:
             raise WebSocketClosed("receive() before the upgrade")
-        got: list[Any] = []
-        with self.application.backend.Timeout(timeout, False):
-            got.append(self._inbox.get())
-        if not got:
-            raise TimeoutError(f"no WebSocket message within {timeout} s")
-        message = got[0]
+        if timeout is None:  # the usual case: no timer to start and cancel per message
+            message = self._inbox.get()
+        else:
+            got: list[Any] = []
+            with self.application.backend.Timeout(timeout, False):
+                got.append(self._inbox.get())
+            if not got:
+                raise TimeoutError(f"no WebSocket message within {timeout} s")
+            message = got[0]
         if message is self._CLOSED:
             self._inbox.put(message)  # every later receive() returns None too
             return None
