@@ -184,6 +184,27 @@ def test_two_people_see_each_others_messages_within_two_seconds(mode, transports
             screenshot(ann, "chat-room")
 
 
+def test_typing_after_a_message_is_shown_for_its_full_three_seconds(tmp_path, browser):
+    """A message clears its sender's "typing" line; the 3 s timer of the "typing" sent
+    before that message must not clear a later one early. (It did: the line could
+    vanish within moments, and the ws+ws test above missed it now and then.)"""
+    with chat("wsgi", tmp_path) as (url, _, _):
+        room = f"{url}/rooms/typing"
+        ann, bob = browser(), browser()
+        for driver in (ann, bob):
+            open_room(driver, room, "websocket")
+        time.sleep(0.3)
+        said = say(ann, "ann", "first")  # a "typing" at the first key, then the message
+        WebDriverWait(bob, 5).until(
+            EC.text_to_be_present_in_element((By.ID, "messages"), "first"))
+        time.sleep(max(0.0, said + 1.5 - time.monotonic()))
+        ann.find_element(By.NAME, "text").send_keys("Dave")
+        WebDriverWait(bob, 5).until(
+            EC.text_to_be_present_in_element((By.ID, "typing"), "ann typing"))
+        time.sleep(max(0.0, said + 3.4 - time.monotonic()))  # the first timer is past
+        assert "ann typing" in bob.find_element(By.ID, "typing").text, page_state(bob)
+
+
 #: A WebSocket that never opens, as behind a proxy that drops the upgrade.
 FAILING_WEBSOCKET = """
 window.WebSocket = class {
