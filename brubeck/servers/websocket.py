@@ -253,9 +253,11 @@ class SocketTransport:
     # -- writing ---------------------------------------------------------------------
 
     def send_message(self, message: str | bytes) -> None:
-        event = TextMessage(data=message) if isinstance(message, str) \
-            else BytesMessage(data=message)
-        self._write(self._frame(event))
+        # Framed as a broadcast is (a whole message needs no state of the connection's),
+        # without wsproto's event: the state check is the one `Connection.send` makes.
+        if self.ws.state is not ConnectionState.OPEN and not self._dropped:
+            raise WebSocketClosed("the WebSocket is closing")
+        self._write(bytes(_ENCODER.send_data(message, True)))
 
     def send_ping(self, data: bytes) -> None:
         self._write(self._frame(Ping(payload=data)))
