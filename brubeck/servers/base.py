@@ -211,7 +211,8 @@ class HardenedConnection:
         a fast keep-alive client's next request is often in before the response's
         bookkeeping ends, and reading it without yielding kept one connection on the
         CPU while others waited (gevent: 25 to 330 requests per connection in one
-        5 s run at 500 connections, p99 4.5x p50; with the turn, 49 to 51, 1.4x).
+        5 s run at 500 connections, p99 4.5x p50; with the turn, 56 to 58, 1.6x;
+        docs/benchmarks.rst, tests/servers/test_fairness.py).
         """
         if self._served:
             self._sleep(0)
