@@ -12,10 +12,12 @@ TRACKING = (
     "from brubeck import concurrency; concurrency.select('gevent').install(); "
     "import gevent; print(gevent.config.track_greenlet_tree)"
 )
+# Python 3.12 starts with a non-zero freeze count: compare with it, not with 0. The
+# second call comes after new objects exist, which a second freeze would take in.
 FREEZE = (
     "import gc; from brubeck.concurrency import process; before = gc.get_freeze_count(); "
-    "process.serving(); after = gc.get_freeze_count(); process.serving(); "
-    "print(before == 0, after > 0, gc.get_freeze_count() == after)"
+    "process.serving(); after = gc.get_freeze_count(); made = [[] for _ in range(100)]; "
+    "process.serving(); print(after > before, gc.get_freeze_count() == after)"
 )
 
 
@@ -39,4 +41,4 @@ def test_gevent_tracking_follows_the_environment_when_it_is_set(asked):
 
 
 def test_serving_freezes_the_start_up_heap_once():
-    assert run(FREEZE) == ["True", "True", "True"]
+    assert run(FREEZE) == ["True", "True"]
