@@ -22,7 +22,7 @@ FREEZE = (
 
 
 def run(code, **extra):
-    env = python_env(**extra)
+    env = python_env(BRUBECK_CONCURRENCY="gevent", **extra)  # the variable outranks select()
     if "GEVENT_TRACK_GREENLET_TREE" not in extra:
         env.pop("GEVENT_TRACK_GREENLET_TREE", None)  # the runner's own setting, if any
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
