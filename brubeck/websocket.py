@@ -106,6 +106,12 @@ class Transport(Protocol):
     message. A transport may block the calling green thread while the client
     is slow to read, but never without bound (it then drops the connection);
     it raises `WebSocketClosed` once the connection is closed.
+
+    A transport with a reader of its own per connection (a socket) may set
+    `delivers_inline = True`: once `open()` has returned, `feed_message` then
+    runs `on_message` in that reader, as Tornado does, instead of handing each
+    message to the session's green thread (two switches and a queue less per
+    message; a busy handler stops the reading, so TCP pushes back).
     """
 
     def send_message(self, message: str | bytes) -> None: ...
@@ -266,6 +272,11 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
         self._inbox: Any = None
         self._done: Any = None
         self._last_heard = time.monotonic()
+        self._direct = False  # on_message runs in the transport's reader
+        self._delivering = False  # ...and is running now
+        self._feeding = False  # the reader waits to put a message in the inbox
+        self._end_pending = False
+        self._ended = False
 
     # -- the handshake (before the upgrade) ------------------------------------------
 
@@ -366,30 +377,65 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
         return backend.spawn(self._session)
 
     def _session(self) -> None:
+        inline = getattr(self.transport, "delivers_inline", False)
         try:
             self.open(*self._url_args, **self._url_kwargs)
-            while True:
-                message = self.receive()
-                if message is None:
-                    break
-                self.on_message(message)
         except Exception as error:
-            # A write after the close began (behind Mongrel2 sending the Close yields)
-            # ends the session quietly; anything else is the handler's crash: 1011.
-            if not (isinstance(error, WebSocketClosed) and self.closed):
-                log.exception("WebSocket handler %s failed", type(self).__name__)
-                if not self.closed:
-                    self._send_close(INTERNAL_ERROR, "")
+            self._crashed(error)
+            self._end()
+            return
+        while not self._ended:
+            if inline and not self._feeding and self._inbox.empty() and not self._closed:
+                self._direct = True  # nothing waits: the reader runs on_message from now on
+                return
+            message = self.receive()
+            if message is None:
+                break
+            self._deliver(message)
+        self._end()
+
+    def _crashed(self, error: Exception) -> None:
+        # A write after the close began (behind Mongrel2 sending the Close yields)
+        # ends the session quietly; anything else is the handler's crash: 1011.
+        if not (isinstance(error, WebSocketClosed) and self.closed):
+            log.exception("WebSocket handler %s failed", type(self).__name__)
+            if not self.closed:
+                self._send_close(INTERNAL_ERROR, "")
+
+    def _deliver(self, message: str | bytes) -> None:
+        """`on_message`, in the session or in the transport's reader
+        (`Transport.delivers_inline`); a crash sends 1011 and ends the session."""
+        self._delivering = True
+        try:
+            self.on_message(message)
+        except Exception as error:
+            self._crashed(error)
+            self._end_pending = True
         finally:
+            self._delivering = False
+        if self._end_pending:
             self._end()
 
     def _end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
         try:
             self.on_close()
         except Exception:
             log.exception("on_close failed in %s", type(self).__name__)
         finally:
             self._done.set()
+
+    def _mark_closed(self) -> None:
+        """No more messages: the session's `receive()` returns None, or (messages run
+        in the reader) `on_close` runs once the message in hand is done."""
+        if not self._direct:
+            self._push(self._CLOSED)
+        elif self._delivering:
+            self._end_pending = True
+        else:  # in a green thread of its own, as the session would run it
+            self.application.backend.spawn(self._end)
 
     def wait_closed(self, timeout: float | None = None) -> bool:
         """Block until `on_close` has run (transports and tests use it)."""
@@ -408,7 +454,7 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
                 log.info("WebSocket client silent for %.0f s: dropped", interval + timeout)
                 self._closed = True
                 self.transport.abort()
-                self._push(self._CLOSED)
+                self._mark_closed()
                 return
             try:
                 self.transport.send_ping(b"")
@@ -419,9 +465,19 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
 
     def receive(self, timeout: float | None = None) -> str | bytes | None:
         """The next message (green-blocking); None once the connection is closed.
-        Raises TimeoutError if `timeout` seconds pass first."""
+        Raises TimeoutError if `timeout` seconds pass first.
+
+        Call it from `open()` (or a green thread of its own); once `open()` has
+        returned, messages go to `on_message`, which must not wait in `receive()`.
+        """
         if self._inbox is None:
             raise WebSocketClosed("receive() before the upgrade")
+        if self._delivering:
+            raise RuntimeError("receive() inside on_message: the next message is the "
+                               "next on_message call")
+        self._direct = False  # a green thread of the handler's takes the messages again
+        if self._closed and self._inbox.empty():
+            return None
         if timeout is None:  # the usual case: no timer to start and cancel per message
             message = self._inbox.get()
         else:
@@ -466,7 +522,7 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
         if self.transport is None or self._sent_close or self._closed:
             return
         self._send_close(code, reason)
-        self._push(self._CLOSED)
+        self._mark_closed()
 
     def _send_close(self, code: int | None, reason: str) -> None:
         self._sent_close = True
@@ -496,8 +552,14 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
         if size > self.max_size:
             self.fail(TOO_BIG, "Message too big")
             return
-        if block:
-            self._inbox.put(message)
+        if self._direct:
+            self._deliver(message)
+        elif block:
+            self._feeding = True
+            try:
+                self._inbox.put(message)
+            finally:
+                self._feeding = False
         elif not self._push(message):
             self.fail(POLICY_VIOLATION, "Messages arrive faster than the handler reads them")
 
@@ -531,12 +593,12 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
         if not self._sent_close:
             self._send_close(code, "")
         self._closed = True
-        self._push(self._CLOSED)
+        self._mark_closed()
 
     def feed_lost(self) -> None:
         """The connection dropped without a close frame."""
         self._closed = True
-        self._push(self._CLOSED)
+        self._mark_closed()
 
     def fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 7.1.7): a close frame with `code`, then no more."""
@@ -544,7 +606,7 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
         if not self._sent_close:
             self._send_close(code, reason)
         self._closed = True
-        self._push(self._CLOSED)
+        self._mark_closed()
 
     @property
     def closed(self) -> bool:

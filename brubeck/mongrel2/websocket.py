@@ -20,10 +20,11 @@ What Mongrel2 does, and so what is left here:
 - It checks no UTF-8 (1007 here), no rsv bit or opcode (1002 here), no close
   code (1002 here), answers no ping and runs no close handshake (both here,
   through the handler: `brubeck.websocket`).
-- A client with 16 replies queued in Mongrel2 beyond what its socket takes is
-  disconnected by Mongrel2 (its `DELIVER_OUTSTANDING_MSGS`), and the worker
-  hears the disconnect: sends never block or buffer here, a slow reader is
-  dropped. Mongrel2 closes a connection silent past `limits.min_ping` seconds
+- A client with 16 replies queued in Mongrel2 is disconnected by Mongrel2 (its
+  `DELIVER_OUTSTANDING_MSGS`), and the worker hears the disconnect: sends never
+  block or buffer here, a slow reader is dropped (and so may be a fast one sent
+  a burst of over 16 messages: the queue empties only as Mongrel2's loop
+  turns). Mongrel2 closes a connection silent past `limits.min_ping` seconds
   (and slow in both directions): `websocket_ping_interval` must be shorter.
 
 Replies are whole frames (server frames are unmasked, so a broadcast frames a

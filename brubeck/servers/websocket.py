@@ -6,7 +6,8 @@ Both servers' connection handlers call `serve_upgrade` for a request with
 either writes the refusal or answers 101 and runs `SocketTransport` in the
 connection's green thread: it reads the socket, feeds wsproto (the RFC 6455
 framing: masking, fragments, UTF-8, control frames, close codes) and feeds the
-events to the handler, which runs in a green thread of its own.
+events to the handler. `open()` runs in a green thread of its own; once it has
+returned, each message's `on_message` runs in this reader (no hop).
 
 Writes go out in the writer's own green thread (no hop: an echo costs one
 wsproto parse, one frame and one `sendall`). A slow reader blocks that writer,
@@ -159,6 +160,9 @@ def _buffered(sock: Any, rfile: Any) -> bytes:
 
 class SocketTransport:
     """A `brubeck.websocket.Transport` on a socket, framed by wsproto."""
+
+    #: The connection's green thread reads and runs `on_message` (as Tornado does).
+    delivers_inline = True
 
     def __init__(self, sock: Any, handler: WebSocketHandler) -> None:
         self.sock = sock

@@ -62,6 +62,28 @@ class Commands(WebSocketHandler):
         EVENTS.append(("closed", self.close_code, self.close_reason))
 
 
+class Ordered(WebSocketHandler):
+    """Messages sent while open() still runs wait for it, then reach on_message in order
+    (over sockets on_message then runs in the reader: `Transport.delivers_inline`)."""
+
+    def open(self):
+        self.application.backend.sleep(0.2)
+        EVENTS.append("opened")
+
+    def on_message(self, message):
+        EVENTS.append(message)
+        if message == "close":
+            self.close(4002, "asked")
+            EVENTS.append("close returned")
+        elif message == "receive":
+            self.receive()  # refused inside on_message: the handler fails with 1011
+        else:
+            self.write_message(message)
+
+    def on_close(self):
+        EVENTS.append("on_close")
+
+
 class Chat(WebSocketHandler):
     def select_subprotocol(self, subprotocols):
         return "chat" if "chat" in subprotocols else None
@@ -126,6 +148,7 @@ def build_app(**config):
         (r"^/small$", Small),
         (r"^/sync/(?P<name>\w+)$", Synchronous),
         (r"^/commands$", Commands),
+        (r"^/ordered$", Ordered),
         (r"^/chat$", Chat),
         (r"^/private$", Private),
         (r"^/firehose$", Firehose),

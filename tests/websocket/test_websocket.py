@@ -74,6 +74,42 @@ def test_ws_api_client_close_code_reaches_on_close(client):
     assert EVENTS.count("open") == 1
 
 
+def test_ws_api_messages_during_open_then_after_arrive_in_order(client):
+    with client.websocket("/ordered") as ws:
+        for n in range(5):  # while open() still sleeps: they wait for it
+            ws.send(str(n))
+        assert [ws.receive() for _ in range(5)] == [str(n) for n in range(5)]
+        # After open(): on_message at once (over sockets, in the reader). Ten, not
+        # more: Mongrel2 1.12 disconnects a client with over 16 replies queued for it.
+        for n in range(5, 15):
+            ws.send(str(n))
+        assert [ws.receive() for _ in range(10)] == [str(n) for n in range(5, 15)]
+    assert EVENTS[:6] == ["opened", "0", "1", "2", "3", "4"]
+
+
+def test_ws_api_on_close_runs_once_after_the_message_that_closed(client):
+    ws = client.websocket("/ordered")
+    ws.send("x")
+    assert ws.receive() == "x"
+    ws.send("close")
+    assert ws.receive() is None
+    assert (ws.close_code, ws.close_reason) == (4002, "asked")
+    assert wait_for(lambda: "on_close" in EVENTS, client)
+    ws.close()
+    time.sleep(0.1)
+    assert EVENTS[-3:] == ["close", "close returned", "on_close"]
+
+
+def test_ws_api_receive_inside_on_message_fails_the_connection_1011(client):
+    ws = client.websocket("/ordered")
+    ws.send("receive")
+    assert ws.receive() is None
+    assert ws.close_code == 1011
+    ws.close()
+    assert wait_for(lambda: "on_close" in EVENTS, client)
+    assert EVENTS.count("on_close") == 1
+
+
 def test_ws_api_server_ping_answered_by_pong(client):
     with client.websocket("/commands") as ws:
         ws.send("ping")
