@@ -27,7 +27,11 @@ MAX_TARGETS = 128  # Mongrel2's limits.handler_targets: connection ids per reply
 # target. Anything else in a reply frame would be misread: a space or comma in an
 # id adds or cuts targets, "X " turns the frame into a control message.
 _SENDER = re.compile(r"[A-Za-z0-9-]+")
-_CONN_ID = re.compile(r"[0-9]{1,19}")
+
+
+def _is_conn_id(text: str | bytes) -> bool:
+    """1 to 19 ASCII digits (what `[0-9]{1,19}` matches, without a regex call)."""
+    return text.isascii() and text.isdigit() and len(text) <= 19
 
 
 class MalformedMessage(ValueError):
@@ -126,26 +130,52 @@ def _headers_and_body(raw: bytes) -> tuple[dict[Any, Any], tnetstring.Value]:
     return headers, tnetstring.loads(body_part)
 
 
+#: Header key as Mongrel2 sent it -> (its name, whether it is Mongrel2's own upper-case
+#: key, the HTTP header's lower-case name). Bounded: keys come from clients.
+_KEYS: dict[Any, tuple[str, bool, str]] = {}
+#: Senders already checked (a Mongrel2 has a few; each is checked once). Bounded.
+_SENDERS: dict[bytes, str] = {}
+_SENDERS_TEXT: set[str] = set()
+
+
+def _key(key: Any) -> tuple[str, bool, str]:
+    name = key.decode("latin-1") if type(key) is bytes else str(key)
+    found = (name, name.isupper(), name.lower())
+    if len(_KEYS) < 512:
+        _KEYS[key] = found
+    return found
+
+
+def _sender(sender: bytes) -> str:
+    text = sender.decode("ascii")
+    if not _SENDER.fullmatch(text):  # we could never address a reply to it
+        raise ValueError("Mongrel2 sender is not letters, digits and '-'")
+    if len(_SENDERS) < 64:
+        _SENDERS[sender] = text
+        _SENDERS_TEXT.add(text)
+    return text
+
+
 def parse_message(raw: bytes) -> Message:
     """Parse one PULLed frame; `MalformedMessage` if only the envelope is sound."""
     try:
         sender, conn_id, path, rest = raw.split(b" ", 3)
-        sender_text, conn_text = sender.decode("ascii"), conn_id.decode("ascii")
+        sender_text = _SENDERS.get(sender) or _sender(sender)
     except (ValueError, UnicodeDecodeError):
         raise ValueError("not a Mongrel2 message envelope") from None
-    if not _CONN_ID.fullmatch(conn_text):
+    if not _is_conn_id(conn_id):
         raise ValueError("Mongrel2 connection id is not a number")
-    if not _SENDER.fullmatch(sender_text):  # we could never address a reply to it
-        raise ValueError("Mongrel2 sender is not letters, digits and '-'")
+    conn_text = conn_id.decode("ascii")
     try:
         raw_headers, body = _headers_and_body(rest)
         if not isinstance(body, bytes):
             raise ValueError("Mongrel2 body is not a string")
         meta: dict[str, str] = {}
         headers: dict[str, list[str]] = {}
+        keys = _KEYS
         for key, value in raw_headers.items():
-            name = key.decode("latin-1") if type(key) is bytes else str(key)
-            if name.isupper():  # Mongrel2's own upper-case keys: METHOD, PATH, QUERY, ...
+            name, own, lower = keys.get(key) or _key(key)
+            if own:  # Mongrel2's own upper-case keys: METHOD, PATH, QUERY, ...
                 if type(value) is bytes:
                     meta[name] = value.decode("latin-1")
                     continue
@@ -156,7 +186,6 @@ def parse_message(raw: bytes) -> Message:
                 continue
             # HTTP headers, which Mongrel2 lower-cases (a JSON key may not be)
             values = [value.decode("latin-1")] if type(value) is bytes else _values(value)
-            lower = name.lower()
             if lower in headers:
                 headers[lower].extend(values)
             elif values:  # an empty list is no header at all
@@ -232,7 +261,7 @@ def conn_id_text(conn_id: int | str) -> str:
         text = conn_id
     else:
         text = ""
-    if not _CONN_ID.fullmatch(text):
+    if not _is_conn_id(text):
         raise ValueError(f"a Mongrel2 connection id is a non-negative integer of at most"
                          f" 19 digits, not {conn_id!r}")
     return text
@@ -240,9 +269,13 @@ def conn_id_text(conn_id: int | str) -> str:
 
 def sender_text(sender: str) -> str:
     """`sender` if Mongrel2 can read it as a reply's UUID; ValueError otherwise."""
+    if isinstance(sender, str) and sender in _SENDERS_TEXT:
+        return sender
     if not isinstance(sender, str) or not _SENDER.fullmatch(sender):
         raise ValueError(f"a Mongrel2 sender is letters, digits and '-' (the handler's"
                          f" send_ident), not {sender!r}")
+    if len(_SENDERS_TEXT) < 64:
+        _SENDERS_TEXT.add(sender)
     return sender
 
 

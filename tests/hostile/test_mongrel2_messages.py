@@ -166,3 +166,30 @@ def test_a_burst_of_every_bad_message_leaves_the_worker_serving(fake_m2):
         fake_m2.send(bad.frame.replace(b"{id}", str(next(fake_m2.ids)).encode()))
     for _ in range(50):
         normal_request_succeeds(fake_m2)
+
+
+def test_parsing_memos_stay_bounded_and_never_admit_a_bad_sender():
+    """parse_message remembers header keys and senders it has read (issue 17): clients
+    choose header names, so the memo is bounded, and a sender is remembered only once
+    checked."""
+    from brubeck.mongrel2 import wire
+
+    for n in range(2000):
+        headers = {"METHOD": "GET", "PATH": "/", f"x-custom-{n}": f"v{n}"}
+        raw = b"%s 7 / %s0:," % (SENDER.encode(), tnetstring.dumps(headers))
+        message = wire.parse_message(raw)
+        assert message.headers.get(f"X-Custom-{n}") == f"v{n}"
+        assert message.method == "GET"
+    assert len(wire._KEYS) <= 512
+    for bad in (b"bad,sender", b"caf\xc3\xa9", b""):
+        with pytest.raises(ValueError):
+            wire.parse_message(b"%s 7 / %s0:," % (bad, tnetstring.dumps({"METHOD": "GET"})))
+        assert bad not in wire._SENDERS
+    for bad_id in (b"", b"12a", b"\xd9\xa1", b"1" * 20):
+        with pytest.raises(ValueError):
+            wire.parse_message(b"%s %s / %s0:," % (SENDER.encode(), bad_id,
+                                                   tnetstring.dumps({"METHOD": "GET"})))
+    with pytest.raises(ValueError):
+        wire.frame("bad sender", ["1"], b"x")
+    with pytest.raises(ValueError):
+        wire.frame(SENDER, ["\u0661"], b"x")  # an Arabic-Indic digit is not an id
