@@ -273,6 +273,7 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
         self._done: Any = None
         self._last_heard = time.monotonic()
         self._direct = False  # on_message runs in the transport's reader
+        self._handed_over = False  # ...since the session returned (it ends nothing then)
         self._delivering = False  # ...and is running now
         self._feeding = False  # the reader waits to put a message in the inbox
         self._end_pending = False
@@ -386,7 +387,7 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
             return
         while not self._ended:
             if inline and not self._feeding and self._inbox.empty() and not self._closed:
-                self._direct = True  # nothing waits: the reader runs on_message from now on
+                self._direct = self._handed_over = True  # the reader runs on_message now
                 return
             message = self.receive()
             if message is None:
@@ -431,8 +432,10 @@ class WebSocketHandler(CurrentUserMixin, WebMessageHandler):
         """No more messages: the session's `receive()` returns None, or (messages run
         in the reader) `on_close` runs once the message in hand is done."""
         if not self._direct:
-            self._push(self._CLOSED)
-        elif self._delivering:
+            self._push(self._CLOSED)  # for the session, or a receive() after the hand-over
+            if not self._handed_over:
+                return
+        if self._delivering:
             self._end_pending = True
         else:  # in a green thread of its own, as the session would run it
             self.application.backend.spawn(self._end)

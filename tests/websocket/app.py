@@ -84,6 +84,23 @@ class Ordered(WebSocketHandler):
         EVENTS.append("on_close")
 
 
+class TakeOver(WebSocketHandler):
+    """on_message hands the rest of the session to a receive() loop of its own."""
+
+    def on_message(self, message):
+        if message == "take over":
+            self.application.backend.spawn(self._loop)
+
+    def _loop(self):
+        self.write_message("looping")
+        while (message := self.receive()) is not None:
+            self.write_message(f"loop:{message}")
+        EVENTS.append("loop ended")
+
+    def on_close(self):
+        EVENTS.append("on_close")
+
+
 class Chat(WebSocketHandler):
     def select_subprotocol(self, subprotocols):
         return "chat" if "chat" in subprotocols else None
@@ -149,6 +166,7 @@ def build_app(**config):
         (r"^/sync/(?P<name>\w+)$", Synchronous),
         (r"^/commands$", Commands),
         (r"^/ordered$", Ordered),
+        (r"^/takeover$", TakeOver),
         (r"^/chat$", Chat),
         (r"^/private$", Private),
         (r"^/firehose$", Firehose),

@@ -110,6 +110,29 @@ def test_ws_api_receive_inside_on_message_fails_the_connection_1011(client):
     assert EVENTS.count("on_close") == 1
 
 
+def test_ws_api_a_receive_loop_after_the_hand_over_still_ends_with_on_close(live_wsgi_server):
+    """Over sockets on_message runs in the reader once open() returned; a green thread
+    that then loops on receive() takes the messages back, and on_close still runs once.
+    (Over WSGI only: elsewhere that loop and the session would share the messages.)"""
+    from brubeck.testing import LiveClient
+
+    EVENTS.clear()
+    live_wsgi_server.app = build_app()
+    client = LiveClient(live_wsgi_server.url)
+    try:
+        ws = client.websocket("/takeover")
+        ws.send("take over")
+        assert ws.receive() == "looping"
+        ws.send("a")
+        assert ws.receive() == "loop:a"
+        ws.close()
+        assert wait_for(lambda: {"on_close", "loop ended"} <= set(EVENTS), client)
+        time.sleep(0.1)
+        assert EVENTS.count("on_close") == 1
+    finally:
+        client.close()
+
+
 def test_ws_api_server_ping_answered_by_pong(client):
     with client.websocket("/commands") as ws:
         ws.send("ping")
