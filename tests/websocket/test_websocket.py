@@ -100,16 +100,6 @@ def test_ws_api_on_close_runs_once_after_the_message_that_closed(client):
     assert EVENTS[-3:] == ["close", "close returned", "on_close"]
 
 
-def test_ws_api_receive_inside_on_message_fails_the_connection_1011(client):
-    ws = client.websocket("/ordered")
-    ws.send("receive")
-    assert ws.receive() is None
-    assert ws.close_code == 1011
-    ws.close()
-    assert wait_for(lambda: "on_close" in EVENTS, client)
-    assert EVENTS.count("on_close") == 1
-
-
 def test_ws_api_a_receive_loop_after_the_hand_over_still_ends_with_on_close(live_wsgi_server):
     """Over sockets on_message runs in the reader once open() returned; a green thread
     that then loops on receive() takes the messages back, and on_close still runs once.
@@ -147,12 +137,22 @@ def test_ws_api_client_ping_gets_pong(client):
         assert ws.pongs == [b"xyz"]
 
 
-def test_ws_api_handler_exception_closes_1011(client):
-    ws = client.websocket("/commands")
-    ws.send("raise")
+@pytest.mark.parametrize(("path", "word"), [("/commands", "raise"), ("/ordered", "receive")])
+def test_ws_api_handler_exception_closes_1011(client, path, word):
+    """A crash in on_message, or receive() inside it (refused: the next message is the
+    next on_message call), closes with 1011; on_close runs once."""
+    ws = client.websocket(path)
+    ws.send(word)
     assert ws.receive() is None
     assert ws.close_code == 1011
     ws.close()
+
+    def closes():
+        return [e for e in EVENTS if e == "on_close" or (isinstance(e, tuple) and e[0] == "closed")]
+
+    assert wait_for(closes, client)
+    time.sleep(0.1)
+    assert len(closes()) == 1
 
 
 def test_ws_api_oversize_message_closes_1009(client):
