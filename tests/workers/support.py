@@ -108,6 +108,19 @@ def bodies(url: str, count: int) -> list[str]:
     return [fetch(url)[1] for _ in range(count)]
 
 
+def answering_pids(url: str, want: int, seconds: float = 30.0) -> set[str]:
+    """The worker pids (a fake worker's body: `version pid`) seen answering, fetched in
+    batches until `want` of them have answered or `seconds` pass: the kernel picks the
+    process that accepts a connection, and may pick one of them forty times in a row."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + seconds
+    while len(seen) < want and time.monotonic() < deadline:
+        seen |= {body.split()[1] for body in bodies(url, 20)}
+        if len(seen) < want:
+            time.sleep(0.1)
+    return seen
+
+
 def start_load(url: str, connections: int, seconds: float, timeout: float = 2.0
                ) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tests.workers.loader", url,
