@@ -16,6 +16,7 @@ from brubeck.streaming import ClientDisconnected, chunk, comment, encode_event
 from brubeck.testing import TestClient
 from tests.streaming import app as streams
 from tests.streaming.rawhttp import StreamClient
+from tests.support.linear import assert_linear
 
 LIVE = ["wsgi", "mongrel2"]
 
@@ -239,21 +240,9 @@ def test_streaming_2_encoding_splits_every_kind_of_line_end():
 
 
 def test_streaming_2_encoding_is_linear_in_the_data():
-    """Twice the data costs about twice the time (a quadratic encoder would take 4x).
-
-    Measured as this thread's CPU time, least of 5, as tests/hostile/test_linear_time
-    does: wall time on a loaded machine once made 4x the data look 11x."""
-    def cost(size):
-        data = "x\n" * size
-        best = float("inf")
-        for _ in range(5):
-            started = time.thread_time()
-            encode_event(data)
-            best = min(best, time.thread_time() - started)
-        return best
-
-    small, large = cost(200_000), cost(400_000)
-    assert large < small * 3
+    """Twice the data costs about twice the time (a quadratic encoder would take 4x),
+    measured as the security tests measure their parsers (tests/support/linear.py)."""
+    assert_linear(encode_event, lambda size: "x\n" * size, 20_000)
 
 
 # -- 3. client-disconnect detection -------------------------------------------------------
