@@ -13,9 +13,11 @@ with warnings.catch_warnings():  # its multi-line deprecation banner; we log one
     import eventlet
     import eventlet.event
     import eventlet.green.socket
+    import eventlet.hubs
     import eventlet.patcher
     import eventlet.queue
     import eventlet.tpool
+    import greenlet
 
 from . import process
 
@@ -29,6 +31,13 @@ spawn = eventlet.spawn
 sleep = eventlet.sleep
 Queue = eventlet.queue.Queue
 Timeout = eventlet.Timeout
+current = greenlet.getcurrent
+
+
+def call_later(seconds: float, fn: Callable[[], Any]) -> None:
+    """Run `fn` in the event loop itself after `seconds` (not in a green thread: it must
+    not block; it may throw into a parked green thread, as a Timeout does)."""
+    eventlet.hubs.get_hub().schedule_call_global(seconds, fn)
 
 
 class Pool(eventlet.GreenPool):

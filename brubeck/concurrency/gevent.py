@@ -13,6 +13,7 @@ import gevent.monkey
 import gevent.pool
 import gevent.queue
 import gevent.socket
+import greenlet
 
 from . import process
 
@@ -28,6 +29,19 @@ Event = gevent.event.Event
 Queue = gevent.queue.Queue
 Timeout = gevent.Timeout
 Pool = gevent.pool.Pool
+current = greenlet.getcurrent
+
+
+def call_later(seconds: float, fn: Callable[[], Any]) -> None:
+    """Run `fn` in the event loop itself after `seconds` (not in a green thread: it must
+    not block; it may throw into a parked green thread, as a Timeout does)."""
+    timer = gevent.get_hub().loop.timer(seconds, ref=False)
+    timer.start(_fire, timer, fn)
+
+
+def _fire(timer: Any, fn: Callable[[], Any]) -> None:
+    timer.close()
+    fn()
 
 
 def install() -> None:

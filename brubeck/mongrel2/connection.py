@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from ..concurrency import process
+from ..concurrency.deadlines import Deadlines, Expired
 from ..errors import HTTPError, loggable
 from ..request import Request
 from ..response import Response, http_bytes, plain_response, refuse
@@ -92,6 +93,7 @@ class Mongrel2Connection(ReplySender):
         self._outbox: list[tuple[bytes, bool]] = []
         self._batching = False  # True while run() owns the sockets
         self._websockets = WebSockets(self)
+        self._deadlines: Deadlines | None = None  # request_timeout, for every request at once
 
     def __repr__(self) -> str:
         if self.dispatcher_addr:
@@ -346,7 +348,7 @@ class Mongrel2Connection(ReplySender):
     def _client_left(self, sender: str, conn_id: str) -> None:
         self._websockets.lost(sender, conn_id)
         for request in self._inflight.get((sender, conn_id), ()):
-            wire.client_of(request).gone.set()
+            wire.client_of(request).leave()
         # Requests read before the notice whose green thread has not run yet (a busy
         # worker reads both from its socket at once): they learn it when they start.
         arriving = self._arriving.get((sender, conn_id))
@@ -402,9 +404,9 @@ class Mongrel2Connection(ReplySender):
     def _answer(self, request: Request, left: bool = False) -> None:
         """Run the handler and send its reply; `left`: the client is known to be gone."""
         client = wire.client_of(request)
-        client.gone = self._app.backend.Event()
+        client.new_event = self._app.backend.Event
         if left:
-            client.gone.set()
+            client.leave()
         key = (client.sender, client.conn_id)
         self._inflight.setdefault(key, set()).add(request)
         try:
@@ -427,27 +429,31 @@ class Mongrel2Connection(ReplySender):
         self.reply(request, response)
 
     def _handle_in_time(self, request: Request) -> Response:
-        backend = self._app.backend
-        timer = None
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.seconds != self._app.request_timeout:
+            deadlines = self._deadlines = Deadlines(self._app.backend, self._app.request_timeout)
+        limit = deadlines.start()
         try:
-            with backend.Timeout(self._app.request_timeout) as timer:
-                vars(wire.client_of(request))["open_stream"] = functools.partial(
-                    self._open_stream, request, timer)
-                return self._app.handle(request)
-        except backend.Timeout as expired:
-            if timer is None or expired is not timer:
+            wire.client_of(request).open_stream = functools.partial(
+                self._open_stream, request, limit)
+            return self._app.handle(request)
+        except Expired as expired:
+            if expired.key is not limit:
                 raise
             log.error("%s %s ran over %ss: answered 504", _Safe(request.method),
-                      _Safe(request.path), self._app.request_timeout)
+                      _Safe(request.path), deadlines.seconds)
             return plain_response(504)
+        finally:
+            deadlines.cancel(limit)
 
     # -- streams (brubeck.streaming) --------------------------------------------------
 
-    def _open_stream(self, request: Request, timer: Any, response: StreamingResponse
+    def _open_stream(self, request: Request, limit: object, response: StreamingResponse
                      ) -> StreamSink:
         """A handler's first flush: the head goes out, and `request_timeout` no longer
         applies (a stream lasts as long as its client and handler want)."""
-        timer.cancel()
+        if self._deadlines is not None:
+            self._deadlines.cancel(limit)
         sink = StreamSink(self, request, response)
         response.sink = sink
         return sink
