@@ -10,7 +10,9 @@ answer within TIMEOUT), errors, retries and the bodies seen.
 A keep-alive connection the server closed while idle fails the next request
 before any byte of an answer; like browsers and urllib3 for idempotent
 requests, the request is sent again once on a new connection and counted
-under "retried" (a failure on the new connection counts as an error).
+under "retried" (a failure on the new connection counts as an error). An
+answer that ends its connection (`Connection: close`, or HTTP/1.0 without
+`Connection: keep-alive`) is followed by a new connection, not a resend.
 """
 
 from __future__ import annotations
@@ -40,15 +42,21 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
             raise Closed from None
         raise
     lines = head.split(b"\r\n")
-    status = int(lines[0].split()[1])
-    length, close = 0, False
+    version, status_code = lines[0].split()[:2]
+    status = int(status_code)
+    length, connection = 0, set()
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
             length = int(value)
-        elif name == b"connection" and value.strip().lower() == b"close":
-            close = True
+        elif name == b"connection":
+            connection |= {token.strip() for token in value.lower().split(b",")}
+    # RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 closes unless "keep-alive".
+    if version == b"HTTP/1.1":
+        close = b"close" in connection
+    else:
+        close = b"keep-alive" not in connection or b"close" in connection
     body = await asyncio.wait_for(reader.readexactly(length), timeout) if length else b""
     return status, body, close
 
