@@ -15,7 +15,10 @@ and breaks for whoever installs the wheel. So this check:
    (no system site-packages, no PYTHONPATH: nothing from the checkout or the
    machine can stand in for what the wheel lacks);
 4. runs `brubeck --help` and examples/hello/app.py from that venv on each
-   backend, checks an HTTP answer, and stops the app by its PID.
+   backend, checks an HTTP answer, and stops the app by its PID;
+5. installs the wheel with its gunicorn extra alone into a third venv and
+   serves the same example with `gunicorn -k gevent` from there (a GET answered
+   200), as a user following the docs would; stopped by its PID.
 
 Exit status 0 when all is well; otherwise each problem is printed. The venvs
 are made without pip (this Python's pip installs into them with --python):
@@ -37,6 +40,7 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,11 +178,40 @@ def hello(python: Path, backend: str, workdir: Path) -> str | None:
     return None
 
 
+def gunicorn_hello(venv_dir: Path, workdir: Path) -> str | None:
+    """Serve examples/hello/app.py with `gunicorn -k gevent` from a venv holding only
+    `brubeck[gunicorn]`; None if a GET was answered 200 with the example's text."""
+    port = free_port()
+    log = workdir / "hello-gunicorn.log"
+    # No control socket: gunicorn 27 would make one in ~/.gunicorn, shared with any other
+    # gunicorn of this user (the test suites' own, running meanwhile).
+    command = [str(venv_dir / "bin" / "gunicorn"), "-k", "gevent", "-b", f"127.0.0.1:{port}",
+               "--no-control-socket", "--chdir", str(HELLO.parent), "app:app"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, cwd=workdir, env=clean_env(), stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/brubeck"
+        body = answers(url, proc)
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            status = reply.status
+    except (RuntimeError, TimeoutError, OSError) as error:
+        return f"hello under gunicorn -k gevent: {error}\n" \
+               f"{log.read_text(errors='replace')[-2000:]}"
+    finally:
+        stop(proc)
+    if (status, body) != (200, "Take five, dude!\n"):
+        return f"hello under gunicorn -k gevent answered {status} {body!r}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--constraints", default=str(ROOT / "constraints" / "ci.txt"),
                         help="pins for every pip install here ('' for none)")
     args = parser.parse_args(argv)
+    if not HELLO.is_file():
+        sys.exit(f"package check: {HELLO} is missing (the app every install here serves)")
     pin = ["-c", str(Path(args.constraints).resolve())] if args.constraints else []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="brubeck-package-") as scratch:
@@ -191,18 +224,29 @@ def main(argv: list[str] | None = None) -> int:
         sdist = next((work / "dist").glob("brubeck-*.tar.gz"))
         found = problems(wheel, sdist, package_files(ROOT))
 
-        python = venv(work / "run-venv", pin, f"brubeck[{','.join(BACKENDS)}] @ {wheel.as_uri()}")
-        where = run(python, "-c", "import brubeck; print(brubeck.__file__)", cwd=work,
-                    env=clean_env()).stdout.strip()
-        if not Path(where).is_relative_to(work / "run-venv"):
-            found.append(f"brubeck was imported from {where}, not from the installed wheel")
-        usage = run(work / "run-venv" / "bin" / "brubeck", "--help", cwd=work, env=clean_env())
-        if "usage" not in usage.stdout.lower():
-            found.append(f"brubeck --help printed no usage: {usage.stdout[:500]!r}")
-        for backend in BACKENDS:
-            trouble = hello(python, backend, work)
-            if trouble:
-                found.append(trouble)
+        # The gunicorn venv fills meanwhile (pip waits on downloads and unpacking); leaving
+        # the block waits for it, so the scratch folder outlives it even on a failure.
+        with ThreadPoolExecutor(1) as side:
+            gunicorn_venv = side.submit(venv, work / "gunicorn-venv", pin,
+                                        f"brubeck[gunicorn] @ {wheel.as_uri()}")
+            python = venv(work / "run-venv", pin,
+                          f"brubeck[{','.join(BACKENDS)}] @ {wheel.as_uri()}")
+            where = run(python, "-c", "import brubeck; print(brubeck.__file__)", cwd=work,
+                        env=clean_env()).stdout.strip()
+            if not Path(where).is_relative_to(work / "run-venv"):
+                found.append(f"brubeck was imported from {where}, not from the installed wheel")
+            usage = run(work / "run-venv" / "bin" / "brubeck", "--help", cwd=work,
+                        env=clean_env())
+            if "usage" not in usage.stdout.lower():
+                found.append(f"brubeck --help printed no usage: {usage.stdout[:500]!r}")
+            for backend in BACKENDS:
+                trouble = hello(python, backend, work)
+                if trouble:
+                    found.append(trouble)
+            gunicorn_venv.result()
+        trouble = gunicorn_hello(work / "gunicorn-venv", work)
+        if trouble:
+            found.append(trouble)
     for problem in found:
         print(f"package check: {problem}", file=sys.stderr)
     print(f"package check: {wheel.name} and {sdist.name} "

@@ -11,7 +11,8 @@
 # keeps lower bounds, so users get newer releases. CONSTRAINTS= installs unpinned.
 #
 # The package check (scripts/check_package.py) builds the sdist and wheel, installs
-# the wheel in a fresh venv and runs the hello demo and `brubeck --help` from it,
+# the wheel in a fresh venv and runs the hello demo and `brubeck --help` from it, and
+# the demo under `gunicorn -k gevent` from a venv holding brubeck[gunicorn] alone,
 # so a file or dependency missing from the package fails the run. It runs on a full
 # run (no pytest arguments) and whenever CI=true; PACKAGE_CHECK=1 or 0 forces it.
 #
