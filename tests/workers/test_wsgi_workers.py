@@ -1,19 +1,21 @@
 """Real WSGI workers and real Mongrel2 workers under the supervisor (issue #16 items 3, 4, 5;
 #18 item 7): one listening socket shared by N workers, SIGHUP rolling restart under load,
-Ctrl-C drains, `--reload` on an edited file. Run on each backend (BRUBECK_CONCURRENCY)."""
+Ctrl-C drains, `--reload` on an edited file and an edited Jinja2 template. Run on each
+backend (BRUBECK_CONCURRENCY)."""
 
 from __future__ import annotations
 
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import time
 
 from tests.servers.test_shutdown import in_background
-from tests.support.processes import free_port
-from tests.workers.support import bodies, copy_app, load_result, start_load, supervised
+from tests.support.processes import ROOT, free_port
+from tests.workers.support import bodies, copy_app, fetch, load_result, start_load, supervised
 
 LOAD_SECONDS = 10.0
 CONNECTIONS = 100
@@ -119,6 +121,24 @@ def test_devx_7_reload_serves_an_edited_file_over_wsgi(tmp_path):
         app.write_text(app.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
         sup.wait_log(r"worker 1\.1 \(pid \d+\) drained and exited", timeout=60)
         assert bodies(sup.url, 3)[0].startswith("v2 ")
+
+
+def test_devx_7_reload_serves_an_edited_jinja2_template_over_wsgi(tmp_path):
+    """The shipped Jinja2 example, copied: its Environment keeps compiled templates
+    (`auto_reload=False`, load_jinja2_env's default), so only the restart that --reload
+    makes can serve the edited template."""
+    example = tmp_path / "templates_jinja2"
+    shutil.copytree(ROOT / "examples" / "templates_jinja2", example)
+    page = example / "templates" / "success.html"
+    with wsgi(tmp_path, example / "app.py", 1, "--reload") as sup:
+        status, body = fetch(f"{sup.url}/brubeck?name=Ann")
+        assert (status, "<h1>Take five, Ann!</h1>" in body) == (200, True), body
+        time.sleep(0.6)
+        page.write_text(page.read_text().replace("Take five", "Take six"))
+        sup.wait_log(r"reload: \S+success\.html changed", timeout=60)
+        sup.wait_log(r"worker 1\.1 \(pid \d+\) drained and exited", timeout=60)
+        after = [fetch(f"{sup.url}/brubeck?name=Ann") for _ in range(3)]
+    assert all(status == 200 and "<h1>Take six, Ann!</h1>" in body for status, body in after)
 
 
 def test_devx_7_reload_serves_an_edited_file_behind_mongrel2(tmp_path):
