@@ -1,9 +1,11 @@
-"""The `brubeck` command line: --version, help for every option, `serve` refusing what it
-cannot do, and `mongrel2 config` validating and keeping (issue #18 items 6 and 14, #16)."""
+"""The `brubeck` command line: --version, help for every option (in the parser and on the
+--help pages), `serve` refusing what it cannot do, and `mongrel2 config` validating and
+keeping (issue #18 items 6 and 14, #16)."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 
@@ -39,6 +41,38 @@ def test_devx_14_every_option_has_help_text():
                for parser in _parsers(build_parser()) for action in parser._actions
                if not action.help and not isinstance(action, argparse._SubParsersAction)]
     assert missing == []
+
+
+def help_entries(text: str) -> dict[str, str]:
+    """`{invocation: help text}` for each argument a `--help` page lists (argparse's layout:
+    the invocation two spaces in, its help after two or more spaces and on the lines below)."""
+    entries: dict[str, str] = {}
+    invocation = None
+    in_arguments = False
+    for line in text.splitlines():
+        if not line.startswith(" "):  # usage, a section heading, a blank line
+            in_arguments = line in ("options:", "positional arguments:")
+            invocation = None
+        elif in_arguments and re.match(r"  \S", line):
+            invocation, _, first = line.strip().partition("  ")
+            entries[invocation] = first.strip()
+        elif invocation is not None:
+            entries[invocation] = f"{entries[invocation]} {line.strip()}".strip()
+    return entries
+
+
+@pytest.mark.parametrize("command", ["serve", "mongrel2 config"])
+def test_devx_14_help_pages_exit_0_and_explain_every_option(command):
+    done = brubeck(*command.split(), "--help")
+    assert done.returncode == 0, done.stderr
+    entries = help_entries(done.stdout)
+    shown = {name for invocation in entries
+             for name in re.findall(r"(?<![\w-])--?[\w-]+", invocation) or [invocation]}
+    (parser,) = [p for p in _parsers(build_parser()) if p.prog == f"brubeck {command}"]
+    expected = {name for action in parser._actions
+                for name in action.option_strings or [action.dest]}
+    assert shown == expected, done.stdout
+    assert [invocation for invocation, text in entries.items() if not text] == [], done.stdout
 
 
 def test_devx_6_mongrel2_config_help_shows_defaults_and_what_force_keeps():
