@@ -16,13 +16,17 @@ import logging
 import socket
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..concurrency import process
+from ..concurrency.deadlines import Deadlines, Expired
 from ..errors import HTTPError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..response import http_bytes, plain_response, refuse
 from .http import head_timeout, starts_request
+
+if TYPE_CHECKING:
+    from ..concurrency import Backend
 
 log = logging.getLogger("brubeck.wsgi")
 
@@ -55,9 +59,11 @@ STRAGGLER = http_bytes(plain_response(503, headers=[("Retry-After", "1"),
 
 
 class Connections:
-    """A server's open connections, idle (between requests) or busy (in one), for the drain."""
+    """A server's open connections, idle (between requests) or busy (in one), for the drain,
+    and the head limits of them all (`heads`: one loop timer, not a Timeout per request)."""
 
-    def __init__(self) -> None:
+    def __init__(self, heads: Deadlines) -> None:
+        self.heads = heads
         self.idle: set[HardenedConnection] = set()
         self.busy: set[HardenedConnection] = set()
         self.stopping = False
@@ -95,8 +101,9 @@ Start = Callable[[Callable[..., Any], Any, Limits, Connections],
 
 
 def serve_function(start: Start, make_socket: Callable[..., Any],
-                   sleep: Callable[[float], Any]) -> Callable[..., None]:
+                   backend: Backend) -> Callable[..., None]:
     """A server module's `serve`: the same life around each library's own `start`."""
+    sleep = backend.sleep
 
     def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 6767,
               sock: Any = None, limits: Limits | None = None,
@@ -111,7 +118,7 @@ def serve_function(start: Start, make_socket: Callable[..., Any],
         bounds how long an idle one can hold its place).
         """
         limits = server_limits(app, limits)
-        connections = Connections()
+        connections = Connections(Deadlines(backend, limits.header_timeout))
         listener = sock if sock is not None else listen_socket(host, port, make_socket)
         forever, stop_accepting = start(app, listener, limits, connections)
         process.serving()
@@ -130,8 +137,7 @@ def serve_function(start: Start, make_socket: Callable[..., Any],
 class HardenedConnection:
     """Brubeck's line on one client connection, shared by both servers' handlers.
 
-    Subclasses set `limits`, create `_head_timer` (a backend Timeout raising
-    `head_timeout(limits)`, not started) in `_open`, and give `_request_line`.
+    Subclasses set `limits` and `connections`, call `_open` and give `_request_line`.
     """
 
     limits: Limits = DEFAULT_LIMITS
@@ -143,7 +149,7 @@ class HardenedConnection:
     application: Any
     environ: dict[str, Any]
     rfile: Any
-    _head_timer: Any = None
+    _head_limit: object = None  # this connection's key in `connections.heads`
     _sock: Any = None
     _sleep: Callable[[float], Any]  # the backend's green sleep
     _served = False  # a request was served on this connection: see _serve_one
@@ -152,14 +158,11 @@ class HardenedConnection:
     #: holds it sets one to send its 1001 close ("going away").
     on_drain: Callable[[], Any] | None = None
 
-    def _open(self, sock: Any, timer: Callable[[float, BaseException], Any],
-              sleep: Callable[[float], Any]) -> None:
-        """A new connection: no Nagle, the head timer it keeps for every request, and
-        counted among the server's idle connections."""
+    def _open(self, sock: Any, sleep: Callable[[float], Any]) -> None:
+        """A new connection: no Nagle, and counted among the server's idle connections."""
         set_nodelay(sock)
         self._sock = sock
         self._sleep = sleep
-        self._head_timer = timer(self.limits.header_timeout, head_timeout(self.limits))
         self.connections.idle.add(self)
 
     def _closed(self) -> None:
@@ -217,27 +220,42 @@ class HardenedConnection:
         if self._served:
             self._sleep(0)
         self._served = True
-        timer = self._head_timer
-        timer.start()
         connections = self.connections
+        heads = connections.heads
+        limit = self._head_limit = heads.start()
         try:
-            if not starts_request(rfile) or connections.stopping:
+            if not self._starts_request(rfile, limit) or connections.stopping:
                 self.close_connection = True
                 return None
             connections.idle.discard(self)
             connections.busy.add(self)
             self._answering = False
             return serve()
-        except HTTPError as refusal:  # the head timer, or a refusal while reading the line
+        except HTTPError as refusal:  # refused while reading the line
             return refused(self._refusal(refusal))
+        except Expired as expired:  # the head limit
+            if expired.key is not limit:
+                raise
+            return refused(self._refusal(head_timeout(self.limits)))
         finally:
-            timer.cancel()
+            heads.cancel(limit)
             connections.busy.discard(self)
             connections.idle.add(self)
 
+    @staticmethod
+    def _starts_request(rfile: Any, limit: object) -> bool:
+        """Whether a request begins (`starts_request`); False too when the head limit
+        passes before its first byte, which closes quietly (no 408)."""
+        try:
+            return starts_request(rfile)
+        except Expired as expired:
+            if expired.key is not limit:
+                raise
+            return False
+
     def _head_read(self, environ: dict[str, Any]) -> None:
         """The head is in: the app's time is not the client's; keep the target as sent."""
-        self._head_timer.cancel()
+        self.connections.heads.cancel(self._head_limit)
         environ["RAW_URI"] = self.path
 
     def _request_line(self) -> str:

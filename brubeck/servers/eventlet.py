@@ -19,6 +19,7 @@ with warnings.catch_warnings():  # its multi-line deprecation banner; the backen
     import eventlet.hubs
     import eventlet.wsgi
 
+from ..concurrency import eventlet as backend
 from ..errors import loggable, reason_phrase
 from ..limits import Limits
 from .base import Connections, HardenedConnection, log, serve_function
@@ -54,13 +55,6 @@ class _ChunkedInput(eventlet.wsgi.Input):
             raise eventlet.wsgi.ChunkReadError("unread chunked body")  # eventlet then closes
 
 
-def _head_timer(seconds: float, exception: BaseException) -> Any:
-    """An eventlet Timeout that starts only when told (its constructor would start it)."""
-    timer = eventlet.Timeout(None, exception)
-    timer.seconds = seconds
-    return timer
-
-
 def _wait_readable(sock: Any) -> None:
     """Park the green thread until `sock` has bytes or EOF (the WSGI glue's disconnect watch)."""
     eventlet.hubs.trampoline(sock.fileno(), read=True)
@@ -73,7 +67,7 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
     application: Any
 
     def setup(self) -> None:
-        self._open(self.request, _head_timer, eventlet.sleep)
+        self._open(self.request, eventlet.sleep)
         super().setup()
 
     def handle(self) -> None:
@@ -200,7 +194,7 @@ def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: 
     return forever, stop_accepting
 
 
-serve = serve_function(_start, eventlet.green.socket.socket, eventlet.sleep)
+serve = serve_function(_start, eventlet.green.socket.socket, backend)
 
 
 def _accept(listener: Any, server: Any, pool: Any) -> None:

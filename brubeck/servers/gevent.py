@@ -15,6 +15,7 @@ import gevent.pool
 import gevent.socket
 from gevent import pywsgi
 
+from ..concurrency import gevent as backend
 from ..errors import loggable
 from ..limits import Limits
 from .base import Connections, HardenedConnection, log, serve_function
@@ -83,7 +84,7 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         self.limits = self.server.limits
         self.connections = self.server.connections
         self.socket.settimeout(self.limits.read_timeout)
-        self._open(self.socket, gevent.Timeout, gevent.sleep)
+        self._open(self.socket, gevent.sleep)
         try:
             super().handle()
         finally:
@@ -227,4 +228,4 @@ def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: 
     return server.serve_forever, server.close
 
 
-serve = serve_function(_start, gevent.socket.socket, gevent.sleep)
+serve = serve_function(_start, gevent.socket.socket, backend)
