@@ -57,9 +57,11 @@ class HandlerWhenAlone(type):
 
     def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
                 mixin: bool = False, **kwargs: Any) -> HandlerWhenAlone:
-        if not mixin and not any(issubclass(base, MessageHandler) for base in bases):
+        if mixin:
+            return super().__new__(mcls, name, bases, namespace, **kwargs)
+        if not any(issubclass(base, MessageHandler) for base in bases):
             bases = (*bases, WebMessageHandler)
-        return super().__new__(mcls, name, bases, namespace, **kwargs)
+        return super().__new__(_RenderingHandler, name, bases, namespace, **kwargs)
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         """A bare mixin called as a handler class (`base_handler=Jinja2Rendering`) makes one."""
@@ -71,6 +73,13 @@ class HandlerWhenAlone(type):
                 cls.__name__, (cls,), {"__module__": cls.__module__,
                                        "__qualname__": cls.__qualname__})
         return handler(*args, **kwargs)
+
+
+class _RenderingHandler(HandlerWhenAlone):
+    """The metaclass of the handler classes made with a rendering mixin: they are
+    instantiated as any class is (no Python-level `__call__` per request)."""
+
+    __call__ = type.__call__
 
 
 _bare_mixin_handlers: dict[type, type] = {}

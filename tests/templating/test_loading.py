@@ -1,5 +1,6 @@
 """Loaders, raw environments, caching, and which engines get imported when."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,29 @@ def test_templates_are_compiled_once_not_reread_per_request(engine, tmp_path):
         path.write_text("changed")
     assert app.render_template(engine.page, **CONTEXT) == first
     assert normalize(first) == EXPECTED_PAGE
+
+
+def test_a_jinja2_environment_that_reloads_sees_an_edited_template(tmp_path):
+    """Brubeck keeps compiled templates only for environments that never re-check files."""
+    from brubeck.templating import load_jinja2_env
+
+    (tmp_path / "page.html").write_text("one {{ n }}")
+    env = load_jinja2_env(str(tmp_path), auto_reload=True)()
+    assert render(env, "page.html", {"n": 1}) == "one 1"
+    (tmp_path / "page.html").write_text("two {{ n }}")
+    os.utime(tmp_path / "page.html", (1, 2_000_000_000))  # a newer mtime, whatever the clock
+    assert render(env, "page.html", {"n": 1}) == "two 1"
+
+
+def test_a_jinja2_overlay_does_not_render_its_parents_compiled_templates(tmp_path):
+    from brubeck.templating import load_jinja2_env
+
+    (tmp_path / "page.html").write_text("{{ text }}")
+    env = load_jinja2_env(str(tmp_path))()
+    assert render(env, "page.html", {"text": "<b>"}) == "&lt;b&gt;"
+    overlay = env.overlay(autoescape=False)
+    assert render(overlay, "page.html", {"text": "<b>"}) == "<b>"
+    assert render(env, "page.html", {"text": "<b>"}) == "&lt;b&gt;"
 
 
 def test_mustache_sources_are_parsed_once():

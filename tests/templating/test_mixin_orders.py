@@ -66,6 +66,15 @@ def test_a_subclass_of_a_rendering_handler_stays_a_handler(engine, make_client):
     assert normalize(response.text) == EXPECTED_PAGE
 
 
+def test_handler_classes_are_instantiated_without_the_mixins_metaclass_call(engine):
+    """Only a bare mixin needs the metaclass's `__call__`; a handler class made with a
+    mixin is called as any class is (that call runs for every request)."""
+    for bases in ((engine.mixin,), (WebMessageHandler, engine.mixin)):
+        handler = build(engine, bases)
+        assert type(handler).__call__ is type.__call__
+    assert type(engine.mixin).__call__ is not type.__call__
+
+
 def test_mixins_themselves_are_not_handlers(engine):
     assert not issubclass(engine.mixin, MessageHandler)
 
