@@ -5,10 +5,16 @@ handler as keyword arguments (empty optional groups are left out, so the
 handler's defaults apply); otherwise positional groups arrive as arguments.
 A path that matches but whose routes all refuse the method is a 405 whose
 `Allow` lists what those routes accept; a path that matches nothing is a 404.
+
+Patterns that are a plain path (`^/about$`) are looked up in a dict instead of
+tried one by one; the routes a path could match are still taken in the order
+they were added, so the first match wins as before, and an app's hundredth
+plain route costs what its first does.
 """
 
 from __future__ import annotations
 
+import heapq
 import inspect
 import re
 from collections.abc import Callable, Iterable
@@ -76,9 +82,48 @@ class RouteMatch:
     refused: bool = False  # the path matched, but no route there takes the method
 
 
+#: What makes a pattern more than a plain path.
+_SPECIAL = frozenset(".^$*+?{}[]|()\\")
+
+
+def literal_path(pattern: re.Pattern[str]) -> str | None:
+    """The one path `pattern` matches (with `re.match`) if it is a plain path, else None.
+
+    `^/about$`, `/about$` and `^/robots\\.txt$` are plain; `$` also matches before
+    a final newline, which `Router.match` keeps. Any flag but the default, any
+    special character, or no `$` at the end (a prefix) is not plain.
+    """
+    text = pattern.pattern
+    if pattern.flags != re.UNICODE or not isinstance(text, str):
+        return None
+    body = text[1:] if text.startswith("^") else text
+    if not body.endswith("$"):
+        return None
+    body, path, index = body[:-1], [], 0
+    while index < len(body):
+        char = body[index]
+        if char == "\\":
+            escaped = body[index + 1:index + 2]
+            if not escaped or escaped.isalnum() or escaped == "_" or not escaped.isascii():
+                return None  # \d, \Z, \1 and the like, or an escape at the end ($ escaped)
+            path.append(escaped)
+            index += 2
+            continue
+        if char in _SPECIAL:
+            return None
+        path.append(char)
+        index += 1
+    text = "".join(path)
+    return None if "\n" in text else text  # "/a\n" is also matched by `^/a$`: left to regexes
+
+
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        self._indexed = 0  # how many of `routes` `_plain` and `_patterns` describe
+        self._plain: dict[str, list[tuple[int, Route]]] = {}
+        self._patterns: list[tuple[int, Route]] = []
+        self._first_pattern = 0  # the position of the first route that is not a plain path
 
     def add(self, pattern: str | re.Pattern[str], target: Callable[..., Any],
             method: str | Iterable[str] | None = None) -> Route:
@@ -90,10 +135,38 @@ class Router:
         self.routes.append(route)
         return route
 
+    def _index(self) -> None:
+        """Plain paths by path, the other patterns in order; each with its position."""
+        self._plain, self._patterns = {}, []
+        for position, route in enumerate(self.routes):
+            path = literal_path(route.pattern)
+            if path is None:
+                self._patterns.append((position, route))
+            else:
+                self._plain.setdefault(path, []).append((position, route))
+        self._first_pattern = self._patterns[0][0] if self._patterns else len(self.routes)
+        self._indexed = len(self.routes)
+
     def match(self, path: str, method: str) -> RouteMatch:
+        if self._indexed != len(self.routes):  # routes were added
+            self._index()
+        plain = self._plain.get(path)
+        if plain is not None:  # the common case, answered without a regex
+            position, route = plain[0]
+            if position < self._first_pattern and (route.methods is None
+                                                   or method in route.methods):
+                return RouteMatch(route)
+        return self._match_in_order(path, method, plain or ())
+
+    def _match_in_order(self, path: str, method: str, plain: Iterable[tuple[int, Route]]
+                        ) -> RouteMatch:
+        """Every route that may match `path`, in the order they were added: the patterns,
+        and the plain routes that are `path`."""
+        if path.endswith("\n"):  # `$` matches before a final newline: `^/a$` takes "/a\n"
+            plain = sorted((*plain, *self._plain.get(path[:-1], ())))
         allowed: set[str] = set()
         first: Route | None = None
-        for route in self.routes:
+        for _, route in heapq.merge(plain, self._patterns):
             found = route.pattern.match(path)
             if found is None:
                 continue
