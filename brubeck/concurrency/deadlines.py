@@ -12,6 +12,7 @@ A limit fires between `seconds` and `seconds + tick` after it was set.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
@@ -61,14 +62,20 @@ class Deadlines:
         """In the loop: throw into every green thread past its limit, then look again in a tick
         while limits run."""
         due, now = self._due, monotonic()
-        while due:
-            key = next(iter(due))
-            if due[key] > now:
-                break
-            del due[key]
-            if not key.dead:
-                key.throw(Expired(key))  # runs it to its next wait, then the loop goes on here
-        if due:
-            self._backend.call_later(self.tick, self._check)
-        else:
-            self._armed = False
+        try:
+            while due:
+                key = next(iter(due))
+                if due[key] > now:
+                    break
+                del due[key]
+                if key.dead:
+                    continue
+                # Runs it to its next wait, then comes back here; if it dies of it,
+                # eventlet hands the dead thread's error back here too.
+                with suppress(Expired):
+                    key.throw(Expired(key))
+        finally:  # whatever came back, the limits still running keep their timer
+            if due:
+                self._backend.call_later(self.tick, self._check)
+            else:
+                self._armed = False

@@ -118,3 +118,21 @@ def test_a_limit_set_again_counts_from_the_new_start(backend):
     backend.sleep(1.5)
     assert outcome[0] == "second limit not reached yet"
     assert outcome[1][0] == "expired"
+
+
+def test_a_thread_that_lets_it_escape_does_not_stop_the_others(backend):
+    """A green thread may die of its limit (eventlet then hands the error to the loop,
+    where the check runs): the other limits due, and later ones, still fire."""
+    deadlines, outcome = Deadlines(backend, SECONDS, TICK), []
+
+    def careless():
+        deadlines.start()
+        backend.sleep(5)  # Expired ends this thread
+
+    backend.spawn(careless)
+    limited(backend, deadlines, lambda: backend.sleep(5), outcome)
+    backend.sleep(0.5)
+    limited(backend, deadlines, lambda: backend.sleep(5), outcome)
+    backend.sleep(0.5)
+    assert [what for what, _ in outcome] == ["expired", "expired"]
+    assert len(deadlines) == 0
