@@ -67,6 +67,7 @@ def test_scaleout_3_wsgi_rolling_restart_under_load(tmp_path):
               f"{sorted({b.split()[0] for b in result['bodies']})}")
         assert result["timeouts"] == 0 and result["errors"] == 0, result
         assert set(result["status"]) == {"200"}, result
+        assert any(b.startswith("v2 ") for b in result["bodies"]), "no v2 during the load"
         after = bodies(sup.url, 20)
         assert {b.split()[0] for b in after} == {"v2"}
         assert not {int(b.split()[1]) for b in after} & old
