@@ -118,6 +118,10 @@ def literal_path(pattern: re.Pattern[str]) -> str | None:
 
 
 class Router:
+    """Routes in the order they were added (`add`). `match` indexes them again whenever
+    `routes` has grown; a route replaced in place in the list (same length) is not
+    seen until the next one is added: add routes, do not swap them."""
+
     def __init__(self) -> None:
         self.routes: list[Route] = []
         self._indexed = 0  # how many of `routes` `_plain` and `_patterns` describe
