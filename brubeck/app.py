@@ -57,7 +57,7 @@ ADAPTERS: dict[str, str] = {
     "connection_from_url": "brubeck.connections:from_url",
     "mongrel2_connection": "brubeck.connections:mongrel2_connection",
     "register_api": "brubeck.autoapi:register_api",
-    "render_template": "brubeck.templating:render",
+    "template_renderer": "brubeck.templating:renderer",
     "metrics": "brubeck.middleware.metrics:Metrics",
     "pubsub_configure": "brubeck.pubsub:configure",
 }
@@ -177,6 +177,7 @@ class Brubeck:
         self._setup_routes(c)
         self.template_loader = template_loader
         self.template_env = None
+        self._renderer: tuple[Any, Callable[[str, dict[str, Any]], str]] | None = None
         if template_loader is not None:
             self.template_env = template_loader()
             if not self.template_env:
@@ -423,9 +424,13 @@ class Brubeck:
 
     def render_template(self, template_file: str, **context: Any) -> str:
         """Render `template_file` with the configured `template_loader`'s environment."""
-        if self.template_env is None:
+        env = self.template_env
+        if env is None:
             raise ConfigError("render_template needs a template_loader in the config")
-        return cast(str, adapter("render_template")(self.template_env, template_file, context))
+        bound = self._renderer  # made once per environment (template_env may be replaced)
+        if bound is None or bound[0] is not env:
+            bound = self._renderer = (env, adapter("template_renderer")(env))
+        return bound[1](template_file, context)
 
     # -- running --------------------------------------------------------------------
 

@@ -11,12 +11,15 @@
 This package imports no engine. Each adapter module (`brubeck.templating.mako`,
 ...) imports only its own engine, and is loaded the first time one of its
 names is asked for here. `render` finds the adapter from the environment's
-type, so a user's `template_loader` may return a raw engine object too.
+type, so a user's `template_loader` may return a raw engine object too;
+`renderer` binds it to one environment, as an application keeps it.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -42,8 +45,11 @@ _EXPORTS: dict[str, str] = {
     "load_mustache_env": "pystache",
 }
 
-__all__ = ["ENGINES", "EngineMissing", "TemplateNotFound", "TemplateRendering", "render",
-           *_EXPORTS]
+__all__ = ["ENGINES", "EngineMissing", "Renderer", "TemplateNotFound", "TemplateRendering",
+           "render", "renderer", *_EXPORTS]
+
+#: Renders a template by name with a context: `renderer(env)`.
+Renderer = Callable[[str, dict[str, Any]], str]
 
 _adapters: dict[type, ModuleType] = {}
 
@@ -82,3 +88,14 @@ def render(env: Any, name: str, context: dict[str, Any]) -> str:
     """Render template `name` from `env` with `context`; raises TemplateNotFound."""
     text: str = adapter_for(env).render(env, name, context)
     return text
+
+
+def renderer(env: Any) -> Renderer:
+    """`render` bound to `env`: one call per page into its adapter, which may keep the
+    environment's compiled templates at hand (the Jinja2 adapter does)."""
+    adapter = adapter_for(env)
+    bind = getattr(adapter, "renderer", None)
+    if bind is not None:
+        bound: Renderer = bind(env)
+        return bound
+    return functools.partial(adapter.render, env)

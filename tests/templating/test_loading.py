@@ -9,7 +9,7 @@ import pytest
 
 from brubeck import Brubeck, WebMessageHandler
 from brubeck.templating import ENGINES as ADAPTERS
-from brubeck.templating import TemplateNotFound, render
+from brubeck.templating import TemplateNotFound, render, renderer
 
 from .helpers import CONTEXT, EXPECTED_PAGE, TEMPLATES, make_app, normalize, page_handler
 
@@ -80,15 +80,30 @@ def test_templates_are_compiled_once_not_reread_per_request(engine, tmp_path):
     assert normalize(first) == EXPECTED_PAGE
 
 
+def test_an_application_renders_with_the_environment_it_has_now(engine, tmp_path):
+    """The app binds its renderer once per environment: a replaced `template_env` is used."""
+    directory = tmp_path / engine.name
+    shutil.copytree(engine.directory, directory)
+    app = make_app(engine, [], engine.directory)
+    first = app.render_template(engine.page, **CONTEXT)
+    for path in directory.glob(f"{engine.page.partition('.')[0]}.*"):
+        path.write_text("replaced")
+    app.template_env = make_app(engine, [], directory).template_env
+    assert app.render_template(engine.page, **CONTEXT) == "replaced"
+    assert normalize(first) == EXPECTED_PAGE
+
+
 def test_a_jinja2_environment_that_reloads_sees_an_edited_template(tmp_path):
     """Brubeck keeps compiled templates only for environments that never re-check files."""
     from brubeck.templating import load_jinja2_env
 
     (tmp_path / "page.html").write_text("one {{ n }}")
     env = load_jinja2_env(str(tmp_path), auto_reload=True)()
-    assert render(env, "page.html", {"n": 1}) == "one 1"
+    bound = renderer(env)  # as an application keeps it
+    assert bound("page.html", {"n": 1}) == "one 1"
     (tmp_path / "page.html").write_text("two {{ n }}")
     os.utime(tmp_path / "page.html", (1, 2_000_000_000))  # a newer mtime, whatever the clock
+    assert bound("page.html", {"n": 1}) == "two 1"
     assert render(env, "page.html", {"n": 1}) == "two 1"
 
 
@@ -97,10 +112,11 @@ def test_a_jinja2_overlay_does_not_render_its_parents_compiled_templates(tmp_pat
 
     (tmp_path / "page.html").write_text("{{ text }}")
     env = load_jinja2_env(str(tmp_path))()
-    assert render(env, "page.html", {"text": "<b>"}) == "&lt;b&gt;"
+    parent = renderer(env)
+    assert parent("page.html", {"text": "<b>"}) == "&lt;b&gt;"
     overlay = env.overlay(autoescape=False)
-    assert render(overlay, "page.html", {"text": "<b>"}) == "<b>"
-    assert render(env, "page.html", {"text": "<b>"}) == "&lt;b&gt;"
+    assert renderer(overlay)("page.html", {"text": "<b>"}) == "<b>"
+    assert parent("page.html", {"text": "<b>"}) == "&lt;b&gt;"
 
 
 def test_mustache_sources_are_parsed_once():
