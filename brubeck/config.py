@@ -136,8 +136,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Shorthand for ``Mongrel2Connection(*mongrel2_pair)``.", _is_pair),
     Setting("handler_tuples", "list of (regex, callable)", "[]",
             "Routes: first regex to match the path (and allow the method) wins.", _is_routes),
-    Setting("pool", "pool with .spawn()", "backend's Pool",
-            "Where request greenlets run (Mongrel2); a backend ``Pool(size)`` bounds them.",
+    Setting("pool", "pool with .spawn()", "None",
+            "Where Mongrel2 requests run: a backend ``Pool(size)`` bounds them. Without "
+            "one, a worker keeps its green threads between requests.",
             lambda v: hasattr(v, "spawn")),
     Setting("base_handler", "handler class", "WebMessageHandler",
             "Renders errors raised outside a handler class (404, function routes).", callable),

@@ -49,8 +49,8 @@ def install() -> None:
 
     Greenlets stop recording who spawned them and from where (gevent's debugging
     reports use it), unless `GEVENT_TRACK_GREENLET_TREE` says otherwise: the
-    stack walk was half the cost of a spawn, and a Mongrel2 worker spawns one
-    green thread per request.
+    stack walk was half the cost of a spawn, and a server spawns one green
+    thread per connection (a Mongrel2 worker with an app `pool`, per request).
     """
     if not gevent.monkey.is_module_patched("socket"):
         gevent.monkey.patch_all()

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs
 
 from ..concurrency import process
 from ..concurrency.deadlines import Deadlines, Expired
+from ..concurrency.runners import Runners
 from ..errors import HTTPError, loggable
 from ..request import Request
 from ..response import Response, http_bytes, plain_response, refuse
@@ -94,6 +95,7 @@ class Mongrel2Connection(ReplySender):
         self._batching = False  # True while run() owns the sockets
         self._websockets = WebSockets(self)
         self._deadlines: Deadlines | None = None  # request_timeout, for every request at once
+        self._runners: Runners[wire.Message] | None = None  # green threads kept between requests
 
     def __repr__(self) -> str:
         if self.dispatcher_addr:
@@ -152,6 +154,8 @@ class Mongrel2Connection(ReplySender):
         self._receiver_done = backend.Event()
         self._waiting = False
         self._app = application
+        if application.pool is None:  # an app's own pool bounds its requests: it spawns them
+            self._runners = Runners(backend, self._serve)
         timeout = self.drain_timeout if self.drain_timeout is not None else \
             getattr(application, "shutdown_timeout", process.DEFAULT_SHUTDOWN_TIMEOUT)
 
@@ -164,6 +168,9 @@ class Mongrel2Connection(ReplySender):
                 self._serve_until_stopped(shutdown, pull, pub, zmq, backend)
         finally:
             self._shutdown = None
+            if self._runners is not None:
+                self._runners.close()
+                self._runners = None
             self._flush()
             self._batching = False
             pull.close()
@@ -274,7 +281,7 @@ class Mongrel2Connection(ReplySender):
         Waiting messages are read by plain pyzmq with NOBLOCK: the green
         `recv()` would ask the socket's state after each one. Only an empty
         queue takes the green `recv()`, which parks this greenlet until more
-        arrive. Dispatching only spawns, so the queue is emptied before any
+        arrive. Dispatching only queues, so the queue is emptied before any
         request runs (up to `RECEIVE_BATCH` at a time, then others get a turn).
         """
         recv, again, noblock = _plain().recv, zmq.Again, zmq.NOBLOCK
@@ -337,9 +344,12 @@ class Mongrel2Connection(ReplySender):
         self._running += 1
         self._idle.clear()
         self._arriving.setdefault((message.sender, message.conn_id), {})[id(message)] = False
-        pool = self._app.pool
         try:
-            (pool.spawn if pool is not None else self._app.backend.spawn)(self._serve, message)
+            if self._runners is not None:
+                self._runners.submit(message)
+            else:
+                pool = self._app.pool
+                (pool.spawn if pool is not None else self._app.backend.spawn)(self._serve, message)
         except Exception:
             self._running -= 1
             self._arrived(message)
