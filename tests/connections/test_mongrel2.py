@@ -13,6 +13,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 
+import greenlet
 import pytest
 
 from brubeck.connections import from_url
@@ -463,6 +464,23 @@ def test_request_past_the_timeout_is_504(tmp_path):
         assert get(m2, "/slow?seconds=5")[0] == 504
         assert time.monotonic() - started < 3
         assert get(m2, "/hello")[0] == 200
+
+
+def test_requests_reuse_green_threads_rather_than_one_each(tmp_path):
+    """The worker keeps its green threads between requests (concurrency.runners): one
+    new green thread per request mapped and unmapped a frame stack each time."""
+    threads = set()
+
+    class Which(WebMessageHandler):
+        def get(self):
+            threads.add(greenlet.getcurrent())
+            self.set_body("ok")
+            return self.render()
+
+    with serving(tmp_path, Brubeck(handler_tuples=[(r"^/which$", Which)])) as (m2, _):
+        for _ in range(50):
+            assert get(m2, "/which")[0] == 200
+    assert 1 <= len(threads) <= 2
 
 
 @pytest.mark.parametrize("headers", [
