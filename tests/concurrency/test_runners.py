@@ -10,20 +10,12 @@ import pytest
 
 from brubeck import concurrency
 from brubeck.concurrency.runners import Runners
+from tests.support.green import wait_for
 
 
 @pytest.fixture
 def backend():
     return concurrency.active()
-
-
-def settle(backend, condition, seconds=5.0):
-    """Let the green threads run until `condition()` (bounded)."""
-    for _ in range(int(seconds / 0.005)):
-        if condition():
-            return True
-        backend.sleep(0.005)
-    return condition()
 
 
 def test_jobs_that_do_not_wait_run_in_order_on_one_or_two_green_threads(backend):
@@ -36,7 +28,7 @@ def test_jobs_that_do_not_wait_run_in_order_on_one_or_two_green_threads(backend)
     runners = Runners(backend, run)
     for job in range(500):
         runners.submit(job)
-    assert settle(backend, lambda: len(done) == 500)
+    assert wait_for(lambda: len(done) == 500)
     assert done == list(range(500))
     assert len(threads) <= 2  # not one green thread per job
     runners.close()
@@ -50,7 +42,7 @@ def test_a_burst_after_a_pause_reuses_the_parked_threads(backend):
             runners.submit(job)
         def served(expected=10 * burst):
             return len(threads) == expected and runners.parked
-        assert settle(backend, served)
+        assert wait_for(served)
     assert len(set(threads)) <= 2
     runners.close()
 
@@ -68,10 +60,10 @@ def test_a_job_that_waits_does_not_hold_up_the_jobs_behind_it(backend):
     runners.submit("slow")
     for job in range(5):
         runners.submit(job)
-    assert settle(backend, lambda: len(done) == 5)
+    assert wait_for(lambda: len(done) == 5)
     assert done == [0, 1, 2, 3, 4]  # while "slow" still waits
     release.set()
-    assert settle(backend, lambda: done[-1] == "slow")
+    assert wait_for(lambda: done[-1] == "slow")
     runners.close()
 
 
@@ -87,9 +79,9 @@ def test_every_waiting_job_gets_its_own_green_thread(backend):
     runners = Runners(backend, run)
     for job in range(100):
         runners.submit(job)
-    assert settle(backend, lambda: len(waiting) == 100)
+    assert wait_for(lambda: len(waiting) == 100)
     release.set()
-    assert settle(backend, lambda: runners.parked > 0)
+    assert wait_for(lambda: runners.parked > 0)
     runners.close()
 
 
@@ -104,7 +96,7 @@ def test_a_runner_that_dies_hands_its_queue_on(backend):
     runners = Runners(backend, run)
     for job in ("fatal", 1, 2, 3):
         runners.submit(job)
-    assert settle(backend, lambda: done == [1, 2, 3])
+    assert wait_for(lambda: done == [1, 2, 3])
     runners.close()
 
 
@@ -115,7 +107,7 @@ def test_parked_threads_are_bounded(backend):
         runners.submit(job)
     backend.sleep(0.05)
     release.set()
-    assert settle(backend, lambda: runners.parked == 3)
+    assert wait_for(lambda: runners.parked == 3)
     backend.sleep(0.05)
     assert runners.parked == 3
     runners.close()
@@ -126,7 +118,7 @@ def test_close_ends_the_parked_threads(backend):
     runners = Runners(backend, lambda job: threads.append(greenlet.getcurrent()))
     for job in range(3):
         runners.submit(job)
-    assert settle(backend, lambda: runners.parked > 0)
+    assert wait_for(lambda: runners.parked > 0)
     runners.close()
-    assert settle(backend, lambda: all(thread.dead for thread in threads))
+    assert wait_for(lambda: all(thread.dead for thread in threads))
     assert runners.parked == 0

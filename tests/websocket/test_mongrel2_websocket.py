@@ -33,7 +33,7 @@ from brubeck.mongrel2.websocket import (
 )
 from brubeck.testing import LiveClient
 from brubeck.websocket import ProtocolError, broadcast
-from tests.conftest import BACKEND
+from tests.support.green import wait_for
 from tests.support.mongrel2 import mongrel2_server, wait_until_replies_arrive
 from tests.support.processes import ROOT, free_port, python_env, stop
 from tests.websocket.app import EVENTS, ROOM, build_app
@@ -150,14 +150,6 @@ def message(method, conn_id="7", body=b"", version="13", **meta):
                        "sec-websocket-version": version})
     return wire.Message(SENDER, conn_id, "/echo", headers, body,
                         {"METHOD": method, "PATH": "/echo", "VERSION": "HTTP/1.1", **meta})
-
-
-def wait_for(condition, seconds=5.0):
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return True
-        BACKEND.sleep(0.01)
-    return condition()
 
 
 def test_ws_mongrel2_1_handshake_and_frames_non_final_close_final():

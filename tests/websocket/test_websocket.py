@@ -8,6 +8,7 @@ import time
 import pytest
 
 from brubeck.testing import WebSocketRefused
+from tests.support.green import wait_for
 from tests.websocket.app import EVENTS, ROOM, build_app
 
 
@@ -16,18 +17,6 @@ def client(serve):
     EVENTS.clear()
     ROOM.clear()
     return serve(build_app())
-
-
-def wait_for(condition, client, seconds=5.0):
-    """Poll (green) until `condition()` holds; bounded."""
-    from brubeck import concurrency
-
-    backend = concurrency.active()
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return True
-        backend.sleep(0.01)
-    return condition()
 
 
 def test_ws_api_text_and_binary_echo(client):
@@ -53,7 +42,7 @@ def test_ws_api_synchronous_receive_loop_with_url_groups(client):
     assert ws.receive() == "timed out"
     ws.close(1000)
     assert ws.close_code == 1000
-    assert wait_for(lambda: ("sync closed", 1000) in EVENTS, client)
+    assert wait_for(lambda: ("sync closed", 1000) in EVENTS)
 
 
 def test_ws_api_server_close_with_code_and_reason(client):
@@ -61,8 +50,8 @@ def test_ws_api_server_close_with_code_and_reason(client):
     ws.send("close")
     assert ws.receive() is None
     assert (ws.close_code, ws.close_reason) == (4000, "bye")
-    assert wait_for(lambda: "write after close refused" in EVENTS, client)
-    assert wait_for(lambda: any(e[0] == "closed" for e in EVENTS if isinstance(e, tuple)), client)
+    assert wait_for(lambda: "write after close refused" in EVENTS)
+    assert wait_for(lambda: any(e[0] == "closed" for e in EVENTS if isinstance(e, tuple)))
     ws.close()
 
 
@@ -70,7 +59,7 @@ def test_ws_api_client_close_code_reaches_on_close(client):
     ws = client.websocket("/commands")
     ws.close(4001, "done")
     assert ws.close_code == 4001
-    assert wait_for(lambda: ("closed", 4001, "done") in EVENTS, client)
+    assert wait_for(lambda: ("closed", 4001, "done") in EVENTS)
     assert EVENTS.count("open") == 1
 
 
@@ -94,7 +83,7 @@ def test_ws_api_on_close_runs_once_after_the_message_that_closed(client):
     ws.send("close")
     assert ws.receive() is None
     assert (ws.close_code, ws.close_reason) == (4002, "asked")
-    assert wait_for(lambda: "on_close" in EVENTS, client)
+    assert wait_for(lambda: "on_close" in EVENTS)
     ws.close()
     time.sleep(0.1)
     assert EVENTS[-3:] == ["close", "close returned", "on_close"]
@@ -116,7 +105,7 @@ def test_ws_api_a_receive_loop_after_the_hand_over_still_ends_with_on_close(live
         ws.send("a")
         assert ws.receive() == "loop:a"
         ws.close()
-        assert wait_for(lambda: {"on_close", "loop ended"} <= set(EVENTS), client)
+        assert wait_for(lambda: {"on_close", "loop ended"} <= set(EVENTS))
         time.sleep(0.1)
         assert EVENTS.count("on_close") == 1
     finally:
@@ -150,7 +139,7 @@ def test_ws_api_handler_exception_closes_1011(client, path, word):
     def closes():
         return [e for e in EVENTS if e == "on_close" or (isinstance(e, tuple) and e[0] == "closed")]
 
-    assert wait_for(closes, client)
+    assert wait_for(closes)
     time.sleep(0.1)
     assert len(closes()) == 1
 
@@ -224,12 +213,12 @@ def test_ws_broadcast_reaches_every_client(client):
     sockets = [client.websocket("/chat") for _ in range(3)]
     for ws in sockets:
         assert ws.receive() == "proto:None"
-    assert wait_for(lambda: len(ROOM) == 3, client)
+    assert wait_for(lambda: len(ROOM) == 3)
     sockets[0].send("to all")
     assert [ws.receive() for ws in sockets] == ["to all"] * 3
     for ws in sockets:
         ws.close()
-    assert wait_for(lambda: not ROOM, client)
+    assert wait_for(lambda: not ROOM)
 
 
 def test_ws_ping_interval_drops_a_client_that_never_answers(client):
