@@ -85,7 +85,9 @@ class Runners(Generic[Job]):
                 wake.clear()
                 self._parked.append(wake)
                 wake.wait()
-        except BaseException:
+        except BaseException:  # killed (parked or in a job): nobody may wake it again
+            if wake is not None and wake in self._parked:
+                self._parked.remove(wake)
             if jobs and not self._coming and not self._closed:
                 self._call_one()  # the jobs this runner would have taken
             raise

@@ -122,3 +122,20 @@ def test_close_ends_the_parked_threads(backend):
     runners.close()
     assert wait_for(lambda: all(thread.dead for thread in threads))
     assert runners.parked == 0
+
+
+def test_a_parked_thread_that_is_killed_is_never_handed_a_job(backend):
+    threads, done = [], []
+
+    def run(job):
+        threads.append(greenlet.getcurrent())
+        done.append(job)
+
+    runners = Runners(backend, run)
+    runners.submit(0)
+    assert wait_for(lambda: runners.parked == 1)
+    threads[0].kill()  # gevent's Greenlet and eventlet's GreenThread both have kill()
+    assert wait_for(lambda: runners.parked == 0)
+    runners.submit(1)
+    assert wait_for(lambda: done == [0, 1])
+    runners.close()
