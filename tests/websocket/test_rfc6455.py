@@ -198,7 +198,9 @@ def test_ws_rfc_one_close_frame_even_while_the_handler_writes(client):
     second one with 1011 (behind Mongrel2 the close frame's send yields, the handler's
     next write raised WebSocketClosed, and that was taken for a crash: Autobahn 3.2)."""
     ws = client.websocket("/echo")
-    ws.send_raw(frame(TEXT, b"a") * 20 + frame(TEXT, b"x", rsv=1))
+    # Ten echoes, not more: Mongrel2 1.12 disconnects a client with over 16 replies
+    # queued for it, and then no Close is sent at all.
+    ws.send_raw(frame(TEXT, b"a") * 10 + frame(TEXT, b"x", rsv=1))
     closes = [payload for opcode, payload in server_frames(ws.wait_eof(10)) if opcode == CLOSE]
     ws.close()
     assert [struct.unpack("!H", payload[:2])[0] for payload in closes] == [1002]
