@@ -56,15 +56,19 @@ def drive(push: zmq.Socket, sub: zmq.Socket, workers: list[zmq.Socket], frames: 
     while answered < count:
         if not poller.poll(30000):
             raise TimeoutError(f"no progress after {answered} replies")
-        for worker in workers:  # answer what each worker was handed
+        for worker in workers:  # answer what each worker was handed, as workers do:
+            replies = []        # a turn's replies in one message
             while True:
                 try:
                     frame = worker.recv(zmq.NOBLOCK)
                 except zmq.Again:
                     break
+                if frame == b"BATCHES":  # the dispatcher's answer to READY
+                    continue
                 sender, conn_id, _ = frame.split(b" ", 2)
-                worker.send_multipart(
-                    (b"F", b"%s %d:%s, %s" % (sender, len(conn_id), conn_id, REPLY)))
+                replies += (b"F", b"%s %d:%s, %s" % (sender, len(conn_id), conn_id, REPLY))
+            if replies:
+                worker.send_multipart(replies)
         while True:
             try:
                 reply = sub.recv(zmq.NOBLOCK)

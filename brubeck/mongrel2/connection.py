@@ -53,6 +53,7 @@ RECEIVE_BATCH = 1000  # messages read before the receiver lets requests run
 #: the same way with a 1 s poll. An idle worker pays two wake-ups a second.
 RECEIVE_WAKE = 0.5
 READY, BYE = b"READY", b"BYE"  # to the dispatcher (and BYE back: nothing new will come)
+BATCHES = b"BATCHES"  # from the dispatcher: several replies may go in one message
 DISPATCHED_LINGER = 5.0  # seconds a closing worker's DEALER may take to flush its replies
 
 
@@ -93,6 +94,7 @@ class Mongrel2Connection(ReplySender):
         self._running = 0
         self._outbox: list[tuple[bytes, bool]] = []
         self._batching = False  # True while run() owns the sockets
+        self._batches = False  # the dispatcher takes several replies in one message
         self._websockets = WebSockets(self)
         self._deadlines: Deadlines | None = None  # request_timeout, for every request at once
         self._runners: Runners[wire.Message] | None = None  # green threads kept between requests
@@ -146,6 +148,7 @@ class Mongrel2Connection(ReplySender):
             pub.setsockopt(zmq.LINGER, 2000)  # let the last replies out on close
         pull.setsockopt(zmq.RCVTIMEO, int(RECEIVE_WAKE * 1000))
         self._dispatched = bool(self.dispatcher_addr)
+        self._batches = False  # until this dispatcher says it takes them
         self._pub = pub
         self._batching = True
         self._stopping = backend.Event()
@@ -328,6 +331,9 @@ class Mongrel2Connection(ReplySender):
             self.send(error.sender, error.conn_id, http_bytes(plain_response(400), "GET"))
             return
         except Exception as error:
+            if frame == BATCHES and self._dispatched:  # no Mongrel2 message has no space
+                self._batches = True
+                return
             log.warning("dropped an unreadable Mongrel2 message: %s", _Safe(error))
             return
         if message.is_disconnect:
@@ -523,15 +529,22 @@ class Mongrel2Connection(ReplySender):
         Mongrel2 reads as separate replies (a SUB filters on the first part, so
         parts never mix senders), sent by plain pyzmq: a PUB never blocks (it
         drops past its HWM) and nothing waits on its events. To a dispatcher:
-        each reply its own F/S message, back to back, through the green socket
-        (the receiver waits on the same DEALER, and a plain send could take
-        the readable edge it waits for).
+        one message of F/S and reply pairs (each pair its own message for a
+        dispatcher that did not say BATCHES), through the green socket (the
+        receiver waits on the same DEALER, and a plain send could take the
+        readable edge it waits for).
         """
         out, self._outbox = self._outbox, []
         pub = self._pub
         if not out or pub is None:
             return
         if self._dispatched:
+            if self._batches:
+                parts: list[bytes] = []
+                for frame, final in out:
+                    parts += (FINAL if final else PART, frame)
+                pub.send_multipart(parts)
+                return
             for frame, final in out:
                 pub.send_multipart((FINAL if final else PART, frame))
             return

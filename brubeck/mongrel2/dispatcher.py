@@ -9,12 +9,16 @@ The dispatcher PULLs from Mongrel2 and PUBlishes replies to it, and talks to
 its workers over one ROUTER (each worker a DEALER whose routing id is its
 `BRUBECK_WORKER_ID`):
 
-- dispatcher -> worker: `[frame]`, a Mongrel2 message byte for byte; and
+- dispatcher -> worker: `[frame]`, a Mongrel2 message byte for byte;
+  `[b"BATCHES"]` answering READY (replies may come several to a message) and
   `[b"BYE"]` acknowledging a worker's BYE (nothing new will follow).
-- worker -> dispatcher: `[b"READY"]`, `[b"F", reply]` (a final reply: publish,
+- worker -> dispatcher: `[b"READY"]`; `[b"F", reply]` (a final reply: publish,
   release one held request per listed connection; an empty body releases the
-  connection), `[b"S", reply]` (publish, keep holding) and `[b"BYE"]`
-  (draining: no new requests; messages for connections it holds still go to it).
+  connection) and `[b"S", reply]` (publish, keep holding), or once BATCHES is
+  heard several such pairs in one message, `[b"F", reply, b"S", reply, ...]`, in
+  order; and `[b"BYE"]` (draining: no new requests; messages for connections it
+  holds still go to it). A worker never batches for a dispatcher that did not say
+  BATCHES (one of an older release, during a rolling upgrade).
 
 A connection (sender and connection id) is held by the worker its request
 went to until that worker's final reply or the forwarded disconnect notice;
@@ -46,7 +50,7 @@ from . import wire
 
 log = logging.getLogger("brubeck.mongrel2.dispatcher")
 
-READY, FINAL, SEND, BYE = b"READY", b"F", b"S", b"BYE"
+READY, FINAL, SEND, BYE, BATCHES = b"READY", b"F", b"S", b"BYE", b"BATCHES"
 
 # What a message from Mongrel2 is, as far as routing cares.
 REQUEST = 0     # wants a final reply: held until it gets one
@@ -68,6 +72,11 @@ BATCH = 256
 _NOBLOCK = int(zmq.NOBLOCK)
 _NOBLOCK_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 _MORE = int(zmq.SNDMORE)
+_RCVMORE = int(zmq.RCVMORE)
+# pyzmq's own socket methods, under its Python layer (flag enums, routing-id and group
+# checks, `recv_multipart` asking RCVMORE through `getsockopt`): on this path that layer
+# cost more than the ZeroMQ calls it wraps.
+_recv, _send, _more = zmq.backend.Socket.recv, zmq.backend.Socket.send, zmq.backend.Socket.get
 _UNAVAILABLE = plain_response(503, headers={"Retry-After": "1", "Connection": "close"})
 UNAVAILABLE = http_bytes(_UNAVAILABLE, "GET")
 UNAVAILABLE_HEAD = http_bytes(_UNAVAILABLE, "HEAD")  # the same head, no body
@@ -311,10 +320,10 @@ class Dispatcher:
             log.info("dispatcher: Mongrel2 subscribed; pulling %s", self.pull_addr)
 
     def _from_mongrel2(self) -> None:
-        recv, route = self._pull.recv, self._route
+        pull, route = self._pull, self._route
         for _ in range(BATCH):
             try:
-                frame = recv(_NOBLOCK)
+                frame = _recv(pull, _NOBLOCK)
             except zmq.Again:
                 return
             try:
@@ -378,9 +387,9 @@ class Dispatcher:
     def _send(self, worker: _Worker, frame: bytes) -> bool:
         """Hand `frame` to `worker`; False (and the worker stops serving) if it is gone."""
         try:
-            send = self._router.send
-            send(worker.ident, _NOBLOCK_MORE)
-            send(frame, _NOBLOCK)
+            router = self._router
+            _send(router, worker.ident, _NOBLOCK_MORE)
+            _send(router, frame, _NOBLOCK)
             return True
         except zmq.ZMQError:
             if worker.ready:
@@ -434,14 +443,16 @@ class Dispatcher:
 
     def _from_workers(self) -> None:
         """Read up to `BATCH` messages; the replies among them leave together at the end."""
-        recv = self._router.recv_multipart
+        router = self._router
         replies: dict[bytes, list[bytes]] = {}
         try:
             for _ in range(BATCH):
                 try:
-                    parts = recv(_NOBLOCK)
+                    parts = [_recv(router, _NOBLOCK)]
                 except zmq.Again:
                     return
+                while _more(router, _RCVMORE):  # the rest of a message is there already
+                    parts.append(_recv(router, _NOBLOCK))
                 try:
                     self._heard(parts, replies)
                 except (ValueError, IndexError):
@@ -455,31 +466,20 @@ class Dispatcher:
         """One multipart message per sender UUID: Mongrel2 reads each part as a reply (a
         SUB filters on the first part, so parts never mix senders). One send per reply
         woke ZeroMQ's I/O thread per reply."""
-        send = self._pub.send
+        pub = self._pub
         for frames in replies.values():
             last = len(frames) - 1
             for index, frame in enumerate(frames):
-                send(frame, _MORE if index < last else 0)
+                _send(pub, frame, _MORE if index < last else 0)
         replies.clear()
 
     def _heard(self, parts: list[bytes], replies: dict[bytes, list[bytes]]) -> None:
         ident, verb = parts[0], parts[1]
         if verb in (FINAL, SEND):
-            reply = parts[2]
-            if len(parts) != 3:
-                raise ValueError("extra parts")
-            sender, ids, closes = reply_targets(reply)
-            batch = replies.get(sender)
-            if batch is None:
-                replies[sender] = [reply]
-            else:
-                batch.append(reply)
-            if verb == FINAL:
-                self._release(ident, sender, ids, closes)
-            elif len(ids) == 1:  # a stream's first send has one target; broadcasts follow it
-                hold = self._held.get(sender + b" " + ids[0])
-                if hold is not None and hold.worker.ident == ident:
-                    hold.streaming = True
+            if not len(parts) & 1:
+                raise ValueError("a verb without its reply")
+            for index in range(1, len(parts), 2):  # a bad pair drops it and those after
+                self._heard_reply(ident, parts[index], parts[index + 1], replies)
         elif len(parts) != 2:
             raise ValueError("extra parts")
         elif verb == READY:
@@ -489,6 +489,23 @@ class Dispatcher:
             self._on_bye(ident)
         else:
             raise ValueError("unknown verb")
+
+    def _heard_reply(self, ident: bytes, verb: bytes, reply: bytes,
+                     replies: dict[bytes, list[bytes]]) -> None:
+        if verb not in (FINAL, SEND):
+            raise ValueError("unknown verb")
+        sender, ids, closes = reply_targets(reply)
+        batch = replies.get(sender)
+        if batch is None:
+            replies[sender] = [reply]
+        else:
+            batch.append(reply)
+        if verb == FINAL:
+            self._release(ident, sender, ids, closes)
+        elif len(ids) == 1:  # a stream's first send has one target; broadcasts follow it
+            hold = self._held.get(sender + b" " + ids[0])
+            if hold is not None and hold.worker.ident == ident:
+                hold.streaming = True
 
     def _release(self, ident: bytes, sender: bytes, ids: list[bytes], closes: bool) -> None:
         held = self._held
@@ -517,6 +534,8 @@ class Dispatcher:
         if not worker.ready:
             worker.ready, worker.retired = True, False
             self._serving.append(worker)
+        with contextlib.suppress(zmq.ZMQError):  # gone again: `lost()` will tell
+            self._router.send_multipart((ident, BATCHES), zmq.NOBLOCK)
         with self._ready_changed:
             self._ready.add(ident)
             self._ready_changed.notify_all()

@@ -388,12 +388,13 @@ def fake_mongrel2(tmp_path, *options):
         context.term()
 
 
-def recv_within(sock, seconds=5.0):
+def recv_within(sock, seconds=5.0, multipart=False):
     zmq = BACKEND.zmq
+    receive = sock.recv_multipart if multipart else sock.recv
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            return sock.recv(zmq.NOBLOCK)
+            return receive(zmq.NOBLOCK)
         except zmq.Again:
             BACKEND.sleep(0.01)
     raise AssertionError("nothing arrived")
@@ -405,6 +406,7 @@ def fake_worker(zmq, worker_addr, ident):
     worker.setsockopt(zmq.LINGER, 0)
     worker.connect(worker_addr)
     worker.send(b"READY")
+    assert recv_within(worker) == b"BATCHES"  # the dispatcher's answer
     return worker
 
 
@@ -435,6 +437,74 @@ def test_scaleout_2_garbage_from_mongrel2_and_workers_does_not_kill_the_dispatch
         assert "dropped a malformed Mongrel2 message" in dispatcher.log()
         assert "dropped a malformed message from worker 9.0" in dispatcher.log()
         worker.close()
+
+
+def test_scaleout_2_several_replies_in_one_message_leave_in_order(tmp_path):
+    """After BATCHES, a worker's turn of replies comes as one message of verb and reply
+    pairs: each is published in order and each final one releases its connection; a
+    verb without its reply makes the message malformed."""
+    zmq = BACKEND.zmq
+    with fake_mongrel2(tmp_path) as (push, sub, dispatcher, worker_addr):
+        worker = fake_worker(zmq, worker_addr, b"9.0")
+        dispatcher.wait_ready("9.0")
+        frames = [tnet_message(b"GET").replace(b" 42 ", b" %d " % conn_id) for conn_id in (1, 2)]
+        for frame in frames:
+            push.send(frame)
+        assert [recv_within(worker) for _ in range(2)] == frames
+        assert dispatcher.call("stats")["held"] == 2
+        replies = [b"f00d-1 1:2, HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                   b"f00d-1 1:1, HTTP/1.1 204 No Content\r\n\r\n", b"f00d-1 1:2, 0\r\n\r\n"]
+        worker.send_multipart([b"S", replies[0], b"F", replies[1], b"F", replies[2]])
+        assert [recv_within(sub) for _ in range(3)] == replies
+        assert dispatcher.call("stats")["held"] == 0
+        worker.send_multipart([b"F", replies[1], b"F"])
+        assert wait_for(lambda: dispatcher.call("stats")["malformed"] == 1)
+        with pytest.raises(AssertionError, match="nothing arrived"):
+            recv_within(sub, 0.3)
+        worker.close()
+
+
+@pytest.mark.parametrize("says_batches", [False, True], ids=["older-dispatcher", "batches"])
+def test_scaleout_2_a_worker_batches_replies_only_for_a_dispatcher_that_takes_them(
+        tmp_path, says_batches):
+    """A real worker behind a stand-in dispatcher: one F/S pair per message until the
+    dispatcher says BATCHES (one of an older release never does: a rolling upgrade
+    must not make it drop replies), then a turn's replies in one message."""
+    zmq = BACKEND.zmq
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    router.bind(address)
+    env = python_env(BRUBECK_CONNECTION=f"mongrel2+dispatcher://{address}",
+                     BRUBECK_WORKER_ID="7.0", BRUBECK_CONCURRENCY=BACKEND.name,
+                     EVENTS_FILE=str(tmp_path / "events.txt"))
+    try:
+        with running(["-m", "brubeck", "serve", APP], env=env) as worker:
+            assert recv_within(router, 20, multipart=True) == [b"7.0", b"READY"]
+            if says_batches:
+                router.send_multipart([b"7.0", b"BATCHES"])
+            for conn_id in range(1, 21):
+                router.send_multipart(
+                    [b"7.0", tnet_message(b"GET").replace(b" 42 ", b" %d " % conn_id)])
+            messages, answered = [], set()
+            while len(answered) < 20:
+                parts = recv_within(router, multipart=True)
+                messages.append(parts)
+                assert parts[0] == b"7.0" and len(parts) % 2 == 1
+                for verb, reply in zip(parts[1::2], parts[2::2], strict=True):
+                    assert verb == b"F" and b" 404 " in reply
+                    answered.add(int(reply.split(b" ")[1].split(b":")[1][:-1]))
+            assert answered == set(range(1, 21))
+            largest = max(len(parts) for parts in messages)
+            assert largest > 3 if says_batches else largest == 3
+            worker.send_signal(signal.SIGTERM)  # its drain ends when its BYE is answered
+            assert recv_within(router, 10, multipart=True) == [b"7.0", b"BYE"]
+            router.send_multipart([b"7.0", b"BYE"])
+            worker.wait(10)
+    finally:
+        router.close()
+        context.term()
 
 
 def test_scaleout_8_queue_past_its_bound_answers_503(tmp_path):
