@@ -9,7 +9,8 @@ The dispatcher PULLs from Mongrel2 and PUBlishes replies to it, and talks to
 its workers over one ROUTER (each worker a DEALER whose routing id is its
 `BRUBECK_WORKER_ID`):
 
-- dispatcher -> worker: `[frame]`, a Mongrel2 message byte for byte;
+- dispatcher -> worker: `[frame, ...]`, Mongrel2 messages byte for byte (those
+  routed to the worker in one turn);
   `[b"BATCHES"]` answering READY (replies may come several to a message) and
   `[b"BYE"]` acknowledging a worker's BYE (nothing new will follow).
 - worker -> dispatcher: `[b"READY"]`; `[b"F", reply]` (a final reply: publish,
@@ -164,6 +165,11 @@ class _Worker:
         self.sent = 0  # requests sent, ever
 
 
+#: What one turn routes to a worker: (key, frame, kind) in order, and the keys it was
+#: first given in that turn.
+_Outgoing = tuple[list[tuple[bytes, bytes, int]], set[bytes]]
+
+
 class _Hold:
     """One held connection: its worker, requests awaiting a final reply, stream started.
 
@@ -211,6 +217,7 @@ class Dispatcher:
         self._stop_at: float | None = None
         self._pulling = False
         self._poller: Any = None
+        self._outgoing: dict[_Worker, _Outgoing] | None = None  # while routing a turn
         self.counts = {"routed": 0, "waited": 0, "refused": 0, "lost": 0, "malformed": 0}
 
     def __repr__(self) -> str:
@@ -320,26 +327,49 @@ class Dispatcher:
             log.info("dispatcher: Mongrel2 subscribed; pulling %s", self.pull_addr)
 
     def _from_mongrel2(self) -> None:
+        """Route up to `BATCH` messages; what each worker is given leaves at the end, as
+        one message (one send per request woke ZeroMQ's I/O thread per request)."""
         pull, route = self._pull, self._route
-        for _ in range(BATCH):
-            try:
-                frame = _recv(pull, _NOBLOCK)
-            except zmq.Again:
-                return
-            try:
-                key, kind = peek(frame)
-            except ValueError:
-                self.counts["malformed"] += 1
-                log.warning("dispatcher: dropped a malformed Mongrel2 message (%d bytes)",
-                            len(frame))
+        self._outgoing = {}
+        try:
+            for _ in range(BATCH):
+                try:
+                    frame = _recv(pull, _NOBLOCK)
+                except zmq.Again:
+                    return
+                try:
+                    key, kind = peek(frame)
+                except ValueError:
+                    self.counts["malformed"] += 1
+                    log.warning("dispatcher: dropped a malformed Mongrel2 message (%d bytes)",
+                                len(frame))
+                    continue
+                route(frame, key, kind)
+        finally:
+            outgoing, self._outgoing = self._outgoing, None
+            self._hand_over(outgoing)
+
+    def _hand_over(self, outgoing: dict[_Worker, _Outgoing]) -> None:
+        for worker, (routed, fresh) in outgoing.items():
+            if self._send_now(worker, [frame for _, frame, _ in routed]):
                 continue
-            route(frame, key, kind)
+            # Gone since it was chosen: the connections it was first given in this turn
+            # go to another worker, in order; `lost()` answers those it held before.
+            for key in fresh:
+                hold = self._held.get(key)
+                if hold is not None and hold.worker is worker:
+                    worker.held -= hold.count
+                    del self._held[key]
+            self.counts["routed"] -= len(fresh)
+            for key, frame, kind in routed:
+                if key in fresh:
+                    self._route(frame, key, kind)
 
     def _route(self, frame: bytes, key: bytes, kind: int) -> None:
         hold = self._held.get(key)
         if hold is not None:
             worker = hold.worker
-            if not self._send(worker, frame):
+            if not self._send(worker, frame, key, kind, fresh=False):
                 return  # gone: `lost()` answers the connection
             if kind in _REQUESTS:
                 hold.heads |= (kind == HEAD) << hold.count
@@ -362,7 +392,7 @@ class Dispatcher:
             if chosen is None:
                 self._enqueue(frame, key, kind)
                 return
-            if self._send(chosen, frame):
+            if self._send(chosen, frame, key, kind, fresh=True):
                 break
         worker = chosen
         self._held[key] = _Hold(worker, kind == HEAD)
@@ -384,12 +414,29 @@ class Dispatcher:
                 best = worker
         return best
 
-    def _send(self, worker: _Worker, frame: bytes) -> bool:
-        """Hand `frame` to `worker`; False (and the worker stops serving) if it is gone."""
+    def _send(self, worker: _Worker, frame: bytes, key: bytes, kind: int, fresh: bool) -> bool:
+        """Hand `frame` to `worker` (at the end of the turn, while routing Mongrel2's
+        messages); False (and the worker stops serving) if it is gone. `fresh`: the
+        connection was not the worker's before."""
+        outgoing = self._outgoing
+        if outgoing is None:
+            return self._send_now(worker, [frame])
+        queued = outgoing.get(worker)
+        if queued is None:
+            queued = outgoing[worker] = ([], set())
+        queued[0].append((key, frame, kind))
+        if fresh:
+            queued[1].add(key)
+        return True
+
+    def _send_now(self, worker: _Worker, frames: list[bytes]) -> bool:
+        """Send `frames` to `worker` as one message; False if it is gone."""
         try:
             router = self._router
-            _send(router, worker.ident, _NOBLOCK_MORE)
-            _send(router, frame, _NOBLOCK)
+            _send(router, worker.ident, _NOBLOCK_MORE)  # a gone worker raises here
+            last = len(frames) - 1
+            for index, frame in enumerate(frames):
+                _send(router, frame, _NOBLOCK_MORE if index < last else _NOBLOCK)
             return True
         except zmq.ZMQError:
             if worker.ready:

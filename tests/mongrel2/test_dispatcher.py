@@ -464,6 +464,31 @@ def test_scaleout_2_several_replies_in_one_message_leave_in_order(tmp_path):
         worker.close()
 
 
+def test_scaleout_2_a_turn_for_a_vanished_worker_goes_to_another_in_order(tmp_path):
+    """What one turn routes to a worker leaves as one message; if that worker is gone
+    by then, the connections it was given go to another, each connection's requests in
+    order."""
+    zmq = BACKEND.zmq
+    with fake_mongrel2(tmp_path) as (push, sub, dispatcher, worker_addr):
+        gone = fake_worker(zmq, worker_addr, b"9.0")
+        dispatcher.wait_ready("9.0")
+        gone.close()
+        BACKEND.sleep(0.3)  # the dispatcher's socket notices the peer is gone
+        other = fake_worker(zmq, worker_addr, b"8.0")
+        dispatcher.wait_ready("8.0")
+        frames = [tnet_message(b"GET", extra=b"1:n,%d:%d," % (len(str(n)), n))
+                  .replace(b" 42 ", b" %d " % conn_id) for n, conn_id in enumerate((1, 2, 1))]
+        for frame in frames:
+            push.send(frame)
+        received = [recv_within(other) for _ in range(3)]
+        assert sorted(received) == sorted(frames)
+        assert [frame for frame in received if frame.startswith(b"f00d-1 1 ")] \
+            == [frames[0], frames[2]]  # in order on each connection
+        stats = dispatcher.call("stats")
+        assert stats["workers"]["8.0"]["held"] == 3 and stats["held"] == 3
+        other.close()
+
+
 @pytest.mark.parametrize("says_batches", [False, True], ids=["older-dispatcher", "batches"])
 def test_scaleout_2_a_worker_batches_replies_only_for_a_dispatcher_that_takes_them(
         tmp_path, says_batches):
