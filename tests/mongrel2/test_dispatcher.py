@@ -469,7 +469,7 @@ def test_scaleout_2_a_turn_for_a_vanished_worker_goes_to_another_in_order(tmp_pa
     by then, the connections it was given go to another, each connection's requests in
     order."""
     zmq = BACKEND.zmq
-    with fake_mongrel2(tmp_path) as (push, sub, dispatcher, worker_addr):
+    with fake_mongrel2(tmp_path) as (push, _sub, dispatcher, worker_addr):
         gone = fake_worker(zmq, worker_addr, b"9.0")
         dispatcher.wait_ready("9.0")
         gone.close()
