@@ -69,6 +69,10 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
     def setup(self) -> None:
         self._open(self.request, eventlet.sleep)
         super().setup()
+        # eventlet asks the kernel for the server's address on every request (a
+        # syscall for SERVER_NAME); a connection's own end never moves.
+        name = self.request.getsockname()
+        self.request.getsockname = lambda: name
 
     def handle(self) -> None:
         try:

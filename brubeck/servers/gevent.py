@@ -75,7 +75,6 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
     headers: HeadFields  # type: ignore[assignment]  # what our MessageClass returns
     status: bytes  # type: ignore[assignment]  # pywsgi's start_response encodes it
     response_headers: list[tuple[bytes, bytes]]  # type: ignore[assignment]  # encoded too
-    _sendall: Callable[[bytes | bytearray], None]
     _orig_status: str
     content_length: int | None  # type: ignore[assignment]  # pywsgi's: None without a body
     _head = b""  # the app's header lines, encoded, when start_response took the fast way
@@ -190,6 +189,18 @@ class Handler(HardenedConnection, pywsgi.WSGIHandler):
         elif data:
             parts.append(data)
         self._sendall(b"".join(parts))
+
+    def _sendall(self, data: bytes | bytearray) -> None:
+        """pywsgi's, after one plain send: gevent's `sendall` asks the kernel for the
+        socket's buffer size before every write (a syscall per response), and a
+        response that fits the buffer leaves in that one send."""
+        try:
+            sent = self.socket.send(data, 0, 0.0)  # type: ignore[call-arg]  # gevent: timeout 0, never waits
+        except OSError:  # would block, or failed: pywsgi's sendall meets it and records it
+            sent = 0
+        if sent < len(data):
+            super()._sendall(memoryview(data)[sent:])  # type: ignore[misc]  # private to pywsgi
+        self.response_length += sent
 
     def log_request(self) -> None:
         # pywsgi formats an access-log line per request even with no log to write it to.
