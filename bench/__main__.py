@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each row")
     parser.add_argument("--connections", default="100,500", help="comma-separated counts")
     parser.add_argument("--servers", default="*", help="comma-separated names or globs")
-    parser.add_argument("--scenarios", default="*", help="hello,function,json,jinja2 or globs")
+    parser.add_argument("--scenarios", default="*",
+                        help="hello,function,json,jinja2,render or globs")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")

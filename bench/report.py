@@ -130,7 +130,12 @@ def _cpu_us(row: dict | None) -> float | None:
 
 
 def _template_goals(rows: list[dict], conns: int, render_us: float | None) -> list[dict]:
-    """The Jinja2 page's CPU per request above hello, against Jinja2's own render time."""
+    """The Jinja2 page's CPU per request above hello, against Jinja2's own render time.
+
+    Where the `render` scenario ran (the page rendered, hello's body sent), its cost
+    above hello is the same render inside the server under load, apart from serving
+    the bigger body: shown beside the goal, which holds the hot-loop figure.
+    """
     found = []
     for row in rows:
         if row["scenario"] != "jinja2" or row["connections"] != conns or render_us is None:
@@ -138,10 +143,13 @@ def _template_goals(rows: list[dict], conns: int, render_us: float | None) -> li
         page, hello = _cpu_us(row), _cpu_us(_find(rows, row["server"], "hello", conns))
         if page is None or hello is None:
             continue
+        text = f"{page - hello:.0f} us above hello vs {render_us:.0f} us render"
+        in_server = _cpu_us(_find(rows, row["server"], "render", conns))
+        if in_server is not None:
+            text += f" (rendered in the server: {in_server - hello:.0f} us above hello)"
         found.append({"target": f"{row['label']} jinja2: CPU per request above hello <= "
                       "Jinja2's own render", "connections": conns, "goal": 1.0,
-                      "text": f"{page - hello:.0f} us above hello vs {render_us:.0f} us render",
-                      "met": page - hello <= render_us})
+                      "text": text, "met": page - hello <= render_us})
     return found
 
 

@@ -159,7 +159,8 @@ def _brubeck_wsgi(backend: str, workers: int = 1) -> Callable[[int], list[str]]:
                          "--port", str(port), "--concurrency", backend, *more]
 
 
-BRUBECK_PATHS = {"hello": "/hello", "function": "/fn", "json": "/json", "jinja2": "/page"}
+BRUBECK_PATHS = {"hello": "/hello", "function": "/fn", "json": "/json", "jinja2": "/page",
+                 "render": "/render"}
 
 
 def wsgi_servers() -> list[Server]:

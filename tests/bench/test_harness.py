@@ -45,6 +45,7 @@ def test_harness_writes_json_markdown_and_plot(tmp_path):
         result["skipped"]
     raw, ours = f"raw-{BACKEND}", f"brubeck-{BACKEND}-wsgi"
     assert {(raw, "hello"), ("tornado", "hello"), (ours, "hello"), (ours, "function"),
+            (ours, "render"),
             (f"brubeck-{BACKEND}-m2-1", "hello")} <= measured
     brubeck = next(r for r in result["rows"] if r["server"] == ours)
     assert "vs_baseline" in brubeck and "vs_tornado" in brubeck
