@@ -32,8 +32,8 @@ def _config(chroot: Path, port: int):
     return config
 
 
-def _anchor(module: str):
-    """Mongrel2 plus one `bench.apps` handler process."""
+def _anchor(module: str, processes: int = 1):
+    """Mongrel2 plus `processes` copies of a `bench.apps` handler, each PULLing from it."""
     @contextlib.contextmanager
     def launch(port: int, workdir: Path) -> Iterator[list[subprocess.Popen]]:
         from brubeck.mongrel2 import config as mongrel2_config
@@ -45,10 +45,10 @@ def _anchor(module: str):
         procs = [subprocess.Popen(mongrel2_config.command(chroot, config.server_uuid),
                                   cwd=chroot, stdout=log, stderr=subprocess.STDOUT)]
         try:
-            procs.append(subprocess.Popen(
+            procs += [subprocess.Popen(
                 [sys.executable, "-m", f"bench.apps.{module}", config.pull_addr,
                  config.pub_addr], cwd=ROOT, env=python_env(), stdout=log,
-                stderr=subprocess.STDOUT))
+                stderr=subprocess.STDOUT) for _ in range(processes)]
             yield procs
         finally:
             for proc in reversed(procs):
@@ -114,6 +114,10 @@ def servers() -> list[Server]:
                requires=NEEDS),
         Server("m2-zmq-green", "Mongrel2 + zmq.green greenlets", launch=_anchor("m2_green"),
                requires=(*NEEDS, "gevent")),
+        # The control for Brubeck's two direct workers: two hand-written handlers
+        # on the same round robin, so a tail beyond theirs is Brubeck's own.
+        Server("m2-zmq-green-2", "Mongrel2 + zmq.green greenlets ×2",
+               launch=_anchor("m2_green", processes=2), requires=(*NEEDS, "gevent")),
     ]
     for backend in ("gevent", "eventlet"):
         for workers in (1, 2):

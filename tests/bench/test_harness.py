@@ -32,7 +32,7 @@ def run_bench(tmp_path, *args):
 #: servers, so the two runs cover every server once.
 SERVERS = {
     "gevent": "raw-gevent,tornado,falcon-gevent,m2-raw-pyzmq,m2-zmq-green,brubeck-gevent-*",
-    "eventlet": "raw-eventlet,tornado,m2-zmq-green,brubeck-eventlet-*",
+    "eventlet": "raw-eventlet,tornado,m2-zmq-green,m2-zmq-green-2,brubeck-eventlet-*",
 }
 BACKEND = os.environ.get("BRUBECK_CONCURRENCY") or "gevent"
 
