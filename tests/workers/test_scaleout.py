@@ -149,6 +149,12 @@ def test_scaleout_5_ctrl_c_to_the_group_drains_mongrel2_workers_and_exits_0(tmp_
     app = copy_app(tmp_path)
     with local(tmp_path, app) as sup:
         mongrel2_pid = int((tmp_path / "m2" / "run" / "mongrel2.pid").read_text())
+        # Each child out of the group's reach, in a group of its own, but in the
+        # supervisor's session: a session of its own is a CPU group of its own
+        # where the kernel schedules sessions as groups (autogroup).
+        for child in (mongrel2_pid, *sup.worker_pids()):
+            assert os.getpgid(child) == child
+            assert os.getsid(child) == os.getsid(sup.proc.pid)
         # One request per connection (the load ends before any answer), 3 s each.
         load = start_load(f"{sup.url}/?sleep=3", 20, 0.5, timeout=20)
         time.sleep(1.5)  # all 20 in flight
