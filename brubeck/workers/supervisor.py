@@ -37,7 +37,7 @@ ENV_SHUTDOWN_TIMEOUT = "BRUBECK_SHUTDOWN_TIMEOUT"
 #: Popen arguments for a child leading its own process group, out of reach of a
 #: Ctrl-C to the supervisor's. Not a session of its own: where the kernel groups
 #: sessions for scheduling (autogroup), each would share the CPU as a group with
-#: the others, and two direct Mongrel2 workers' p99 rose from 1.9x to 3.3x p50.
+#: the others, which doubled the tail latency of two Mongrel2 workers (docs/deploy.rst).
 OWN_PROCESS_GROUP: dict[str, Any] = (
     {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp})
 
@@ -151,8 +151,13 @@ class Supervisor:
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
         previous_fd = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        handlers = {signal.SIGTERM: self._on_stop, signal.SIGINT: self._on_stop,
-                    signal.SIGHUP: self._on_hangup, signal.SIGCHLD: _wake_only}
+        # SIGTTOU ignored, and so by the children started meanwhile: in a process group
+        # of their own, a terminal set to `stty tostop` would stop them at their
+        # first log line (they are not its foreground group).
+        handlers: dict[int, Any] = {
+            signal.SIGTERM: self._on_stop, signal.SIGINT: self._on_stop,
+            signal.SIGHUP: self._on_hangup, signal.SIGCHLD: _wake_only,
+            signal.SIGTTOU: signal.SIG_IGN}
         previous = {s: signal.signal(s, h) for s, h in handlers.items()}
         self.selector.register(wake_read, selectors.EVENT_READ, None)
         try:

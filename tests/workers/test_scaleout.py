@@ -145,6 +145,12 @@ def test_scaleout_7_remote_form_reaches_mongrel2_over_tcp(tmp_path):
             assert seen == {str(p) for p in sup.worker_pids()}
 
 
+def ignored_signals(pid: int) -> int:
+    """The SigIgn mask of a process, from /proc (bit n-1 for signal n)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^SigIgn:\s*([0-9a-f]+)$", status, re.M).group(1), 16)
+
+
 def test_scaleout_5_ctrl_c_to_the_group_drains_mongrel2_workers_and_exits_0(tmp_path):
     app = copy_app(tmp_path)
     with local(tmp_path, app) as sup:
@@ -155,6 +161,7 @@ def test_scaleout_5_ctrl_c_to_the_group_drains_mongrel2_workers_and_exits_0(tmp_
         for child in (mongrel2_pid, *sup.worker_pids()):
             assert os.getpgid(child) == child
             assert os.getsid(child) == os.getsid(sup.proc.pid)
+            assert ignored_signals(child) & (1 << (signal.SIGTTOU - 1))  # `stty tostop`
         # One request per connection (the load ends before any answer), 3 s each.
         load = start_load(f"{sup.url}/?sleep=3", 20, 0.5, timeout=20)
         time.sleep(1.5)  # all 20 in flight
