@@ -24,7 +24,10 @@ What Mongrel2 does, and so what is left here:
   `DELIVER_OUTSTANDING_MSGS`), and the worker hears the disconnect: sends never
   block or buffer here, a slow reader is dropped (and so may be a fast one sent
   a burst of over 16 messages: the queue empties only as Mongrel2's loop
-  turns). Mongrel2 closes a connection silent past `limits.min_ping` seconds
+  turns). What a handler writes while the disconnect travels back to the worker
+  is lost with the connection: how much depends on that trip, not on a buffer
+  (Mongrel2's `download.flow_control` credits would bound it, but they apply to
+  every HTTP reply too). Mongrel2 closes a connection silent past `limits.min_ping` seconds
   (and slow in both directions): `websocket_ping_interval` must be shorter.
 
 Replies are whole frames (server frames are unmasked, so a broadcast frames a
