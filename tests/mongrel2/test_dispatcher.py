@@ -205,6 +205,52 @@ def served_pids(setup, count=40):
     return pids
 
 
+# -- the worker's side of the link ----------------------------------------------------------
+
+def test_scaleout_2_a_plain_send_wakes_the_receiver_it_may_strand():
+    """A worker sends replies on its green DEALER by plain pyzmq (connection.send_waking). A
+    plain send also reads the socket's pending events: when a message has just arrived, it
+    takes the readable edge the worker's receiver waits on, and nothing else would wake it
+    (the receiver's guard timer, 0.5 s or pyzmq-gevent's 1 s, at best)."""
+    import zmq as plain
+
+    from brubeck.mongrel2.connection import send_waking
+
+    green = BACKEND.zmq
+    plain_context, green_context = plain.Context(), green.Context()
+    router = plain_context.socket(plain.ROUTER)
+    router.setsockopt(plain.RCVTIMEO, 5000)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    dealer = green_context.socket(green.DEALER)
+    dealer.setsockopt(green.IDENTITY, b"w")
+    dealer.connect(f"tcp://127.0.0.1:{port}")
+    receiver = None
+    try:
+        dealer.send(b"READY")
+        assert router.recv_multipart() == [b"w", b"READY"]
+        received = []
+        receiver = BACKEND.spawn(lambda: received.append(dealer.recv()))
+        BACKEND.sleep(0.05)  # the receiver waits on the socket's edge
+        router.send_multipart([b"w", b"a request"])
+        arrival = time.monotonic() + 0.1
+        while time.monotonic() < arrival:  # it arrives while no green thread runs
+            pass
+        send_waking(dealer, [b"F", b"a reply"])
+        assert router.recv_multipart() == [b"w", b"F", b"a reply"]
+        for _ in range(40):  # bounded: 0.4 s, under either guard
+            if received:
+                break
+            BACKEND.sleep(0.01)
+        assert received == [b"a request"]
+    finally:
+        if receiver is not None:
+            receiver.kill()
+        dealer.close(0)
+        router.close(0)
+        green_context.term()
+        plain_context.term()
+
+
 # -- routing -------------------------------------------------------------------------------
 
 def test_scaleout_2_two_workers_serve_through_the_dispatcher(tmp_path):
