@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import load, report
@@ -59,6 +61,35 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _measure(drive: Callable, args: argparse.Namespace, base: str, scenario: str, url: str,
+             conns: int, pids: list[int]) -> dict:
+    """One row of one round: warm up, then load `url`; the sample, with the server's CPU
+    seconds (and Jinja2's render time in the `render` scenario)."""
+    if args.warmup > 0:
+        drive(url, conns, args.warmup, args.threads)
+    if scenario == "render":
+        _render_time(base)  # from now on
+    cpu_before = tree_cpu_seconds(pids)
+    sample = drive(url, conns, args.duration, args.threads)
+    cpu_after = tree_cpu_seconds(pids)
+    record = sample.as_dict()
+    if cpu_before is not None and cpu_after is not None:
+        record["cpu_s"] = cpu_after - cpu_before
+    if scenario == "render":
+        record["render_us"] = _render_time(base)
+    return record
+
+
+def _render_time(base: str) -> float | None:
+    """Mean CPU us of Jinja2's renders in the `render` scenario since the last call (of
+    the worker that answers, behind several), or None (bench/apps/brubeck_app.py)."""
+    try:
+        with urllib.request.urlopen(base + "/render-time", timeout=5) as reply:
+            return json.loads(reply.read())["us"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return None
+
+
 def run(args: argparse.Namespace) -> dict:
     servers = [s for s in all_servers() if _matches(s.name, args.servers)]
     levels = [int(c) for c in args.connections.split(",")]
@@ -91,20 +122,14 @@ def run(args: argparse.Namespace) -> dict:
                                 skipped.append(note)
                             continue
                         for conns in levels:
-                            if args.warmup > 0:
-                                drive(url, conns, args.warmup, args.threads)
-                            cpu_before = tree_cpu_seconds(pids)
-                            sample = drive(url, conns, args.duration, args.threads)
-                            cpu_after = tree_cpu_seconds(pids)
+                            record = _measure(drive, args, base, scenario, url, conns, pids)
                             key = (server.name, scenario, conns)
-                            record = sample.as_dict()
-                            if cpu_before is not None and cpu_after is not None:
-                                record["cpu_s"] = cpu_after - cpu_before
                             samples.setdefault(key, [None] * args.rounds)[round_no] = record
                             print(f"[round {round_no + 1}] {server.label:28} {scenario:8} "
-                                  f"c={conns:<4} {sample.rps:9.0f} req/s  "
-                                  f"p50 {sample.p50_ms:7.2f} ms  p99 {sample.p99_ms:7.2f} ms  "
-                                  f"errors {sample.errors}", flush=True)
+                                  f"c={conns:<4} {record['rps']:9.0f} req/s  "
+                                  f"p50 {record['p50_ms']:7.2f} ms  "
+                                  f"p99 {record['p99_ms']:7.2f} ms  "
+                                  f"errors {record['errors']}", flush=True)
             except (RuntimeError, TimeoutError) as error:
                 skipped.append(f"{server.name} round {round_no + 1}: {error} (log: {log})")
                 print(f"!! {server.name}: {error}", file=sys.stderr, flush=True)

@@ -40,6 +40,8 @@ def build_rows(servers: dict, samples: dict) -> list[dict]:
         }
         if all(s.get("cpu_s") for s in good):
             row["per_cpu_s"] = _summary([s["requests"] / s["cpu_s"] for s in good])
+        if all(s.get("render_us") for s in good):
+            row["render_us"] = _summary([s["render_us"] for s in good])
         for key, other in (("vs_baseline", server.baseline), ("vs_tornado", TORNADO),
                            ("vs_falcon", FALCON)):
             if server.baseline is None or other is None:
@@ -132,24 +134,31 @@ def _cpu_us(row: dict | None) -> float | None:
 def _template_goals(rows: list[dict], conns: int, render_us: float | None) -> list[dict]:
     """The Jinja2 page's CPU per request above hello, against Jinja2's own render time.
 
-    Where the `render` scenario ran (the page rendered, hello's body sent), its cost
-    above hello is the same render inside the server under load, apart from serving
-    the bigger body: shown beside the goal, which holds the hot-loop figure.
+    Jinja2's render is timed twice, both in process: around its call inside the
+    server, during the `render` scenario (the page rendered, hello's body sent),
+    where it runs between the server's other work as the page's render does; and
+    in a hot loop (`bench/render.py`), its best case. The goal holds the first
+    when the row has it, and the text shows both.
     """
     found = []
     for row in rows:
-        if row["scenario"] != "jinja2" or row["connections"] != conns or render_us is None:
+        if row["scenario"] != "jinja2" or row["connections"] != conns:
             continue
         page, hello = _cpu_us(row), _cpu_us(_find(rows, row["server"], "hello", conns))
-        if page is None or hello is None:
+        render_row = _find(rows, row["server"], "render", conns)
+        in_server = render_row.get("render_us") if render_row else None
+        if page is None or hello is None or (render_us is None and in_server is None):
             continue
-        text = f"{page - hello:.0f} us above hello vs {render_us:.0f} us render"
-        in_server = _cpu_us(_find(rows, row["server"], "render", conns))
-        if in_server is not None:
-            text += f" (rendered in the server: {in_server - hello:.0f} us above hello)"
+        limit = in_server["median"] if in_server else render_us
+        parts = [f"{page - hello:.0f} us above hello"]
+        if in_server:
+            parts.append(f"Jinja2's render in the server {in_server['median']:.0f} us "
+                         f"({in_server['min']:.0f}-{in_server['max']:.0f})")
+        if render_us is not None:
+            parts.append(f"in a hot loop {render_us:.0f} us")
         found.append({"target": f"{row['label']} jinja2: CPU per request above hello <= "
                       "Jinja2's own render", "connections": conns, "goal": 1.0,
-                      "text": text, "met": page - hello <= render_us})
+                      "text": "; ".join(parts), "met": page - hello <= limit})
     return found
 
 

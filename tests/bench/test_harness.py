@@ -49,6 +49,11 @@ def test_harness_writes_json_markdown_and_plot(tmp_path):
             (f"brubeck-{BACKEND}-m2-1", "hello")} <= measured
     brubeck = next(r for r in result["rows"] if r["server"] == ours)
     assert "vs_baseline" in brubeck and "vs_tornado" in brubeck
+    render = next(r for r in result["rows"] if (r["server"], r["scenario"]) == (ours, "render"))
+    assert render["render_us"]["median"] > 0  # Jinja2's render, timed inside the server
+    page = [t for t in result["targets"]
+            if t["target"].startswith(f"Brubeck {BACKEND} WSGI jinja2")]
+    assert page and "render in the server" in page[0]["text"], result["targets"]
     title = f"| Brubeck {BACKEND} WSGI | hello | 10 |"
     assert title in (tmp_path / "latest.md").read_text()
     assert title in done.stdout
