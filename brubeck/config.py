@@ -216,7 +216,8 @@ SETTINGS: tuple[Setting, ...] = (
             "See ``websocket_ping_interval``.", _is_number, env=env_number),
     Setting("websocket_write_timeout", "seconds", "10",
             "How long a WebSocket write may wait for a client that does not read before the "
-            "connection is dropped (WSGI servers; see docs/websockets.rst, Backpressure).",
+            "connection is dropped (behind Mongrel2, counted from the client's last confirming "
+            "pong; see docs/websockets.rst, Backpressure).",
             _is_number, env=env_number),
     Setting("request_timeout", "seconds", "60",
             "A request running longer is answered 504 (Mongrel2).", _is_number, env=env_number),

@@ -21,14 +21,19 @@ What Mongrel2 does, and so what is left here:
   code (1002 here), answers no ping and runs no close handshake (both here,
   through the handler: `brubeck.websocket`).
 - A client with 16 replies queued in Mongrel2 is disconnected by Mongrel2 (its
-  `DELIVER_OUTSTANDING_MSGS`), and the worker hears the disconnect: sends never
-  block or buffer here, a slow reader is dropped (and so may be a fast one sent
-  a burst of over 16 messages: the queue empties only as Mongrel2's loop
-  turns). What a handler writes while the disconnect travels back to the worker
-  is lost with the connection: how much depends on that trip, not on a buffer
-  (Mongrel2's `download.flow_control` credits would bound it, but they apply to
-  every HTTP reply too). Mongrel2 closes a connection silent past `limits.min_ping` seconds
-  (and slow in both directions): `websocket_ping_interval` must be shorter.
+  `DELIVER_OUTSTANDING_MSGS`), and the worker hears the disconnect (so may be a
+  fast one sent a burst of over 16 messages: the queue empties only as
+  Mongrel2's loop turns). Mongrel2 tells a worker nothing of what it delivered
+  (its `download.flow_control` credits would, but for every HTTP reply too), so
+  the client confirms instead: once `ACK_WINDOW / 2` bytes of messages are out
+  unconfirmed, a ping goes with them, and its pong confirms all sent before it
+  (TCP keeps order). A writer `ACK_WINDOW` bytes ahead of the client's last
+  pong waits for the next, at most `write_timeout` seconds, then the connection
+  is dropped: as over Brubeck's own servers, a slow reader blocks its writer and
+  then loses the connection, and a fast one never waits (the ping left half a
+  window early). A broadcast does not wait for any one client.
+- Mongrel2 closes a connection silent past `limits.min_ping` seconds (and slow
+  in both directions): `websocket_ping_interval` must be shorter.
 
 Replies are whole frames (server frames are unmasked, so a broadcast frames a
 message once and sends it to 128 connection ids per reply). Behind the
@@ -42,6 +47,7 @@ import binascii
 import dataclasses
 import logging
 import struct
+import time
 from base64 import b64decode
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -50,6 +56,7 @@ from ..errors import HTTPError, loggable
 from ..response import Response, http_bytes, plain_response, refuse
 from ..websocket import (
     CLOSE_TIMEOUT,
+    DEFAULT_WRITE_TIMEOUT,
     GOING_AWAY,
     INTERNAL_ERROR,
     PROTOCOL_ERROR,
@@ -60,6 +67,7 @@ from ..websocket import (
     accept_key,
     decode_text,
     handshake_head,
+    setting,
     upgrade,
 )
 from . import wire
@@ -73,6 +81,9 @@ HANDSHAKE, FRAME = "WEBSOCKET_HANDSHAKE", "WEBSOCKET"
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 #: Frames a client may send before its handshake is answered (they wait, in order).
 EARLY_FRAMES = 16
+#: Bytes of messages a writer may have out that the client has not confirmed (module doc).
+ACK_WINDOW = 1024 * 1024
+_ACK = b"brubeck-ack-"  # the confirming pings' payload prefix, then a serial number
 #: Close codes a peer may send (RFC 6455 7.4): registered ones and 3000-4999.
 _VALID_CLOSE = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011))
 _HEADS = {op: bytes((0x80 | op,)) for op in (TEXT, BINARY, CLOSE, PING, PONG)}
@@ -194,8 +205,9 @@ def _accept(message: wire.Message) -> str:
 class Mongrel2Transport:
     """One upgraded connection behind Mongrel2: a `brubeck.websocket.Transport`."""
 
-    __slots__ = ("_closing_now", "_early", "_finished", "_peer_closed", "_sent_close",
-                 "conn_id", "handler", "max_size", "sender", "sockets")
+    __slots__ = ("_ack", "_acked", "_acks", "_closing_now", "_early", "_finished",
+                 "_peer_closed", "_sent_close", "_unconfirmed", "conn_id", "handler",
+                 "max_size", "sender", "sockets")
 
     def __init__(self, sockets: WebSockets, sender: str, conn_id: str) -> None:
         self.sockets = sockets
@@ -208,6 +220,10 @@ class Mongrel2Transport:
         self._peer_closed = False
         self._closing_now = False
         self._finished = False
+        self._unconfirmed = 0  # bytes of messages sent that no pong has confirmed yet
+        self._ack: tuple[bytes, int] | None = None  # the confirming ping out: payload, bytes
+        self._acks = 0
+        self._acked: Any = None  # set when a pong confirms, or the connection ends
 
     def __repr__(self) -> str:
         return f"<Mongrel2Transport {self.sender} {self.conn_id}>"
@@ -215,10 +231,49 @@ class Mongrel2Transport:
     # -- what the handler calls ----------------------------------------------------
 
     def send_message(self, message: str | bytes) -> None:
-        if isinstance(message, str):
-            self._send(server_frame(TEXT, message.encode("utf-8")))
-        else:
-            self._send(server_frame(BINARY, message))
+        data = server_frame(TEXT, message.encode("utf-8")) if isinstance(message, str) \
+            else server_frame(BINARY, message)
+        self._await_room(len(data))
+        self._send(data)
+        self._unconfirmed += len(data)
+        if self._ack is None and self._unconfirmed >= ACK_WINDOW // 2:
+            self._acks += 1
+            payload = _ACK + str(self._acks).encode("ascii")
+            self._ack = (payload, self._unconfirmed)
+            self._send(server_frame(PING, payload))
+
+    def _await_room(self, size: int) -> None:
+        """Wait while the client has not confirmed `ACK_WINDOW` bytes; drop it after
+        `write_timeout` seconds."""
+        if self._ack is None or self._unconfirmed + size <= ACK_WINDOW:
+            return
+        backend, handler = self.sockets.backend, self.handler
+        timeout = DEFAULT_WRITE_TIMEOUT if handler is None \
+            else float(setting(handler, "write_timeout", DEFAULT_WRITE_TIMEOUT))
+        deadline = time.monotonic() + timeout
+        while self._ack is not None and self._unconfirmed + size > ACK_WINDOW \
+                and not self._finished:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.info("WebSocket %s: client read nothing for %g s: dropped",
+                         self.conn_id, timeout)
+                self.abort()
+                break
+            self._acked = backend.Event()
+            self._acked.wait(left)
+        if self._finished:
+            raise WebSocketClosed("the WebSocket connection is closed")
+
+    def _confirmed(self, payload: bytes) -> bool:
+        """Whether a pong answers our confirming ping (then all sent before it arrived)."""
+        ack = self._ack
+        if ack is None or payload != ack[0]:
+            return payload.startswith(_ACK)  # an older one's late answer: ours all the same
+        self._unconfirmed -= ack[1]
+        self._ack = None
+        if self._acked is not None:
+            self._acked.set()
+        return True
 
     def send_ping(self, data: bytes) -> None:
         self._send(server_frame(PING, data))
@@ -262,9 +317,15 @@ class Mongrel2Transport:
         """Close the connection (Mongrel2's empty reply; the final send) and forget it."""
         if self._finished:
             return
-        self._finished = True
+        self.gone()
         self.sockets.forget(self)
         self.sockets.connection.send(self.sender, self.conn_id, b"", final=True)
+
+    def gone(self) -> None:
+        """The connection is over: nothing more is sent, and a waiting writer wakes."""
+        self._finished = True
+        if self._acked is not None:
+            self._acked.set()
 
     # -- what Mongrel2 sends ---------------------------------------------------------
 
@@ -312,7 +373,8 @@ class Mongrel2Transport:
         elif opcode == PING:
             handler.feed_ping(payload)
         elif opcode == PONG:
-            handler.feed_pong(payload)
+            if not self._confirmed(payload):
+                handler.feed_pong(payload)
         elif opcode == CLOSE:
             code, reason = parse_close(payload)
             self._peer_closed = True
@@ -453,7 +515,7 @@ class WebSockets:
         transport = self.open.pop((sender, conn_id), None)
         if transport is None:
             return False
-        transport._finished = True
+        transport.gone()
         if transport.handler is not None and not transport.handler.closed:
             transport.handler.feed_lost()
         return True

@@ -158,6 +158,21 @@ class Firehose(WebSocketHandler):
             EVENTS.append("stopped")
 
 
+class Stream(WebSocketHandler):
+    """Writes 64 KiB messages as fast as it can to a client that reads them all
+    (`stream N`), then "done"; records any pong its handler hears."""
+
+    def open(self):
+        count = int(self.receive(timeout=10).split()[1])
+        chunk = b"y" * 65536
+        for index in range(count):
+            self.write_message(index.to_bytes(4, "big") + chunk)
+        self.write_message("done")
+
+    def on_pong(self, data):
+        EVENTS.append(("pong", data))
+
+
 def build_app(**config):
     config.setdefault("cookie_secret", "a-test-secret-that-is-long-enough-0123456789")
     return Brubeck(handler_tuples=[
@@ -170,6 +185,7 @@ def build_app(**config):
         (r"^/chat$", Chat),
         (r"^/private$", Private),
         (r"^/firehose$", Firehose),
+        (r"^/stream$", Stream),
         (r"^/pinged$", Pinged),
         (r"^/pinged-patient$", PingedPatient),
     ], **config)
