@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench import load, report
 from bench.cpu import tree_cpu_seconds
+from bench.instructions import page_instructions
 from bench.machine import describe
 from bench.render import jinja2_render_us
 from bench.servers import all_servers
@@ -44,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.* go")
+    parser.add_argument("--instructions", action=argparse.BooleanOptionalAction, default=True,
+                        help="count the Jinja2 page's instructions under callgrind (if installed)")
     parser.add_argument("--list", action="store_true", help="list the servers and exit")
     return parser.parse_args(argv)
 
@@ -139,6 +142,7 @@ def run(args: argparse.Namespace) -> dict:
         list(by_name[kv[0][0]].paths).index(kv[0][1]))))
     rows = report.build_rows(by_name, ordered)
     render_us = jinja2_render_us()
+    instructions = page_instructions() if args.instructions else None
     return {
         "made": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "machine": machine,
@@ -147,7 +151,8 @@ def run(args: argparse.Namespace) -> dict:
                      "servers": [s.name for s in servers]},
         "rows": rows,
         "jinja2_render_us": render_us,
-        "targets": report.targets(rows, levels, args.duration, render_us),
+        "jinja2_instructions": instructions,
+        "targets": report.targets(rows, levels, args.duration, render_us, instructions),
         "skipped": skipped,
         "logs": str(workdir),
     }

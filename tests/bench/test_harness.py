@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def run_bench(tmp_path, *args):
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--duration", "1", "--warmup", "0",
-         "--connections", "10", "--out", str(tmp_path), *args],
+         "--connections", "10", "--no-instructions", "--out", str(tmp_path), *args],
         cwd=ROOT, env=python_env(), capture_output=True, text=True, timeout=480,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -53,7 +53,8 @@ def test_harness_writes_json_markdown_and_plot(tmp_path):
     assert render["render_us"]["median"] > 0  # Jinja2's render, timed inside the server
     page = [t for t in result["targets"]
             if t["target"].startswith(f"Brubeck {BACKEND} WSGI jinja2")]
-    assert page and "render in the server" in page[0]["text"], result["targets"]
+    assert page and "render by hand" in page[0]["text"], result["targets"]
+    assert "above hello" in page[0]["text"] and page[0]["met"] in (True, False)
     title = f"| Brubeck {BACKEND} WSGI | hello | 10 |"
     assert title in (tmp_path / "latest.md").read_text()
     assert title in done.stdout
