@@ -58,15 +58,20 @@ def template_render(template: jinja2.Template) -> Callable[[dict[str, Any]], str
     of a small page's render (bench/apps/templates/page.html). Here the ChainMap's
     dicts are copied whole instead: the same values (the template's own globals
     over the Environment's, read at each render), then the context is built,
-    rendered and its errors rewritten as `render` does. Anything else (an async
-    Environment, globals that are not a ChainMap of dicts) keeps `template.render`.
+    rendered and its errors rewritten as `render` does. Anything else keeps
+    `template.render`: an async Environment, globals that are not a ChainMap of
+    dicts, or a Jinja2 without the pieces `Template.render` uses and this calls
+    (`root_render_func`, `concat`, `handle_exception`; as of Jinja2 3.1).
     """
     env, layers = template.environment, template.globals
-    if env.is_async or type(layers) is not ChainMap \
+    root = getattr(template, "root_render_func", None)
+    concat = getattr(env, "concat", None)
+    if env.is_async or root is None or concat is None \
+            or not callable(getattr(env, "handle_exception", None)) \
+            or type(layers) is not ChainMap \
             or any(type(layer) is not dict for layer in layers.maps):
         return template.render
     maps, new_context = layers.maps, template.new_context
-    root, concat = template.root_render_func, env.concat
 
     def render_template(context: dict[str, Any]) -> str:
         values: dict[str, Any] = {}
@@ -75,7 +80,8 @@ def template_render(template: jinja2.Template) -> Callable[[dict[str, Any]], str
         values.update(context)
         ctx = new_context(values, shared=True)  # shared: `values` is the context's own
         try:
-            return concat(root(ctx))
+            page: str = concat(root(ctx))
+            return page
         except Exception:
             env.handle_exception()  # raises it again, its traceback in the template
 

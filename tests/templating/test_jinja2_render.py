@@ -121,3 +121,12 @@ def test_globals_that_are_not_a_chainmap_of_dicts_keep_jinja2s_render(tmp_path):
     template.globals = {"greeting": "plain"}  # as a subclass's make_globals might leave it
     assert template_render(template) == template.render
     assert template_render(template)({"name": "a"}) == "<p>a plain</p>"
+
+
+@pytest.mark.parametrize("piece", ["root_render_func", "concat", "handle_exception"])
+def test_a_jinja2_without_a_piece_used_keeps_its_own_render(tmp_path, monkeypatch, piece):
+    env = _env(tmp_path)
+    template = env.get_template("part.html")
+    owner = template if piece == "root_render_func" else jinja2.Environment
+    monkeypatch.delattr(owner, piece)  # as a later Jinja2 might have it
+    assert template_render(template) == template.render
