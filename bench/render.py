@@ -16,15 +16,11 @@ TEMPLATES = Path(__file__).with_name("apps") / "templates"
 
 
 def page_template():
-    """page.html compiled as Brubeck's Jinja2 environment compiles it (autoescape on,
-    never re-read); ImportError without Jinja2."""
-    import jinja2
+    """page.html from the Environment Brubeck's own loader builds (`load_jinja2_env`:
+    autoescape on, never re-read); ImportError without Jinja2."""
+    from brubeck.templating import load_jinja2_env
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)), auto_reload=False,
-        autoescape=jinja2.select_autoescape(disabled_extensions=("txt",),
-                                            default_for_string=True, default=True))
-    return env.get_template("page.html")
+    return load_jinja2_env(str(TEMPLATES))().get_template("page.html")
 
 
 def jinja2_render_us(renders: int = 2000, repeats: int = 7) -> float | None:
