@@ -2,11 +2,14 @@
 
 `/wait` holds the request until Mongrel2 reports the client gone (or 10 s)
 and appends `gone PID True|False` to the file named by EVENTS_FILE. `/stream`
-sends a non-final first chunk, as a streaming handler does, then sleeps. POOL
+sends a non-final first chunk, as a streaming handler does, then sleeps. `/busy`
+holds the whole worker for half a second without yielding, so what arrives
+meanwhile waits in its socket and is read in one turn. POOL
 bounds how many requests run at once (the rest wait in the worker's socket).
 """
 
 import os
+import time
 
 from brubeck import concurrency
 from brubeck.request_handling import Brubeck, WebMessageHandler
@@ -23,6 +26,15 @@ class PidHandler(WebMessageHandler):
 class SlowHandler(WebMessageHandler):
     def get(self):
         BACKEND.sleep(float(self.get_argument("seconds", "1")))
+        self.set_body(str(os.getpid()))
+        return self.render()
+
+
+class BusyHandler(WebMessageHandler):
+    def get(self):
+        until = time.monotonic() + 0.5
+        while time.monotonic() < until:  # no yield: the event loop stands still
+            pass
         self.set_body(str(os.getpid()))
         return self.render()
 
@@ -48,5 +60,6 @@ class StreamHandler(WebMessageHandler):
 
 
 app = Brubeck(handler_tuples=[(r"^/pid$", PidHandler), (r"^/slow$", SlowHandler),
-                              (r"^/wait$", WaitHandler), (r"^/stream$", StreamHandler)],
+                              (r"^/busy$", BusyHandler), (r"^/wait$", WaitHandler),
+                              (r"^/stream$", StreamHandler)],
               log_level="INFO", pool=BACKEND.Pool(int(os.environ.get("POOL", "100"))))
