@@ -3,8 +3,9 @@
 `/wait` holds the request until Mongrel2 reports the client gone (or 10 s)
 and appends `gone PID True|False` to the file named by EVENTS_FILE. `/stream`
 sends a non-final first chunk, as a streaming handler does, then sleeps. `/busy`
-holds the whole worker for half a second without yielding, so what arrives
-meanwhile waits in its socket and is read in one turn. POOL
+appends `busy PID` to that file, then holds the whole worker for half a second
+without yielding, so what arrives meanwhile waits in its socket and is read in
+one turn. POOL
 bounds how many requests run at once (the rest wait in the worker's socket).
 """
 
@@ -32,6 +33,8 @@ class SlowHandler(WebMessageHandler):
 
 class BusyHandler(WebMessageHandler):
     def get(self):
+        with open(os.environ["EVENTS_FILE"], "a") as events:
+            events.write(f"busy {os.getpid()}\n")
         until = time.monotonic() + 0.5
         while time.monotonic() < until:  # no yield: the event loop stands still
             pass

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from brubeck.mongrel2 import dispatcher as dispatch
+from brubeck.mongrel2.connection import REPLY_BATCH
 from tests.conftest import BACKEND
 from tests.hostile import rawhttp
 from tests.support.mongrel2 import mongrel2_server
@@ -540,9 +541,9 @@ def test_scaleout_2_a_worker_batches_replies_only_for_a_dispatcher_that_takes_th
         tmp_path, says_batches):
     """A real worker behind a stand-in dispatcher: one F/S pair per message until the
     dispatcher says BATCHES (one of an older release never does: a rolling upgrade
-    must not make it drop replies), then a turn's replies in one message. `/busy`
-    first holds the worker, so the 20 requests after it are read and answered in
-    one turn however the test and the worker are scheduled."""
+    must not make it drop replies), then a turn's replies in messages of up to
+    REPLY_BATCH. `/busy` holds the worker while the 40 requests after it are sent,
+    so they are read and answered in one turn however the two are scheduled."""
     zmq = BACKEND.zmq
     context = zmq.Context()
     router = context.socket(zmq.ROUTER)
@@ -559,11 +560,16 @@ def test_scaleout_2_a_worker_batches_replies_only_for_a_dispatcher_that_takes_th
                 router.send_multipart([b"7.0", b"BATCHES"])
             router.send_multipart([b"7.0", tnet_message(b"GET", path=b"/busy")
                                    .replace(b" 42 ", b" 0 ")])
-            for conn_id in range(1, 21):
+            events = tmp_path / "events.txt"
+            deadline = time.monotonic() + 20
+            while not (events.exists() and events.read_text().startswith("busy")):
+                assert time.monotonic() < deadline, "the worker never ran /busy"
+                time.sleep(0.01)
+            for conn_id in range(1, 41):
                 router.send_multipart(
                     [b"7.0", tnet_message(b"GET").replace(b" 42 ", b" %d " % conn_id)])
             messages, answered = [], set()
-            while len(answered) < 21:
+            while len(answered) < 41:
                 parts = recv_within(router, multipart=True)
                 messages.append(parts)
                 assert parts[0] == b"7.0" and len(parts) % 2 == 1
@@ -571,9 +577,12 @@ def test_scaleout_2_a_worker_batches_replies_only_for_a_dispatcher_that_takes_th
                     conn_id = int(reply.split(b" ")[1].split(b":")[1][:-1])
                     assert verb == b"F" and (b" 200 " if conn_id == 0 else b" 404 ") in reply
                     answered.add(conn_id)
-            assert answered == set(range(21))
+            assert answered == set(range(41))
             largest = max(len(parts) for parts in messages)
-            assert largest > 3 if says_batches else largest == 3
+            if says_batches:
+                assert largest == 1 + 2 * REPLY_BATCH  # a full chunk, then the rest
+            else:
+                assert largest == 3
             worker.send_signal(signal.SIGTERM)  # its drain ends when its BYE is answered
             assert recv_within(router, 10, multipart=True) == [b"7.0", b"BYE"]
             router.send_multipart([b"7.0", b"BYE"])
