@@ -27,6 +27,7 @@ import os
 import signal
 import socket
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -100,7 +101,21 @@ def inherited_listener(make_socket: SocketFactory = socket.socket) -> Any | None
     if kind != socket.SOCK_STREAM or not listening:
         raise ListenError(f"{LISTEN_FD_ENV}={fd} is not a listening TCP socket")
     os.set_inheritable(fd, False)  # the app's own child processes do not hold it
-    return make_socket(family, kind, 0, fd)
+    listener = make_socket(family, kind, 0, fd)
+    _shared.add(listener)
+    return listener
+
+
+def is_shared(listener: Any) -> bool:
+    """Whether `listener` is the supervisor's, which its other workers accept from too.
+
+    A server then takes one connection per wake-up, leaving the rest of a burst
+    to the others (`brubeck.servers`).
+    """
+    return listener in _shared
+
+
+_shared: weakref.WeakSet[Any] = weakref.WeakSet()  # not fds: a closed one's number is reused
 
 
 def serving() -> None:

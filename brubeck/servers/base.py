@@ -96,7 +96,10 @@ class Connections:
 
 #: A library's server started on `listener` for `app`: (serve until the green thread is
 #: killed, stop accepting). Its arguments: app, listener, limits, connections.
-Start = Callable[[Callable[..., Any], Any, Limits, Connections],
+#: A library's own start: `(app, listener, limits, connections, shared)` to its
+#: `(serve forever, stop accepting)`; `shared`: other workers accept from the listener
+#: too (`process.is_shared`), so take one connection per wake-up.
+Start = Callable[[Callable[..., Any], Any, Limits, Connections, bool],
                  tuple[Callable[[], Any], Callable[[], Any]]]
 
 
@@ -120,7 +123,8 @@ def serve_function(start: Start, make_socket: Callable[..., Any],
         limits = server_limits(app, limits)
         connections = Connections(Deadlines(backend, limits.header_timeout))
         listener = sock if sock is not None else listen_socket(host, port, make_socket)
-        forever, stop_accepting = start(app, listener, limits, connections)
+        forever, stop_accepting = start(app, listener, limits, connections,
+                                        process.is_shared(listener))
         process.serving()
         if shutdown is None:
             forever()

@@ -172,8 +172,8 @@ class Protocol(HardenedConnection, eventlet.wsgi.HttpProtocol):
         log.debug("%s %s", self.client_address, loggable(text))
 
 
-def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: Connections
-           ) -> tuple[Callable[[], Any], Callable[[], Any]]:
+def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: Connections,
+           shared: bool) -> tuple[Callable[[], Any], Callable[[], Any]]:
     protocol = type("Protocol", (Protocol,), {"limits": limits, "connections": connections})
     server = eventlet.wsgi.Server(
         listener, listener.getsockname(), app, log, protocol=protocol, log_output=False,
@@ -183,7 +183,8 @@ def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: 
     # re-capitalized part by part at five calls a header. Set after construction: the
     # keyword warns, written for apps that send lower-case names, which Brubeck does not.
     server.capitalize_response_headers = False
-    acceptor = eventlet.spawn(_accept, listener, server, eventlet.GreenPool(limits.connections))
+    acceptor = eventlet.spawn(_accept, listener, server, eventlet.GreenPool(limits.connections),
+                              shared)
 
     def stop_accepting() -> None:
         acceptor.kill()
@@ -201,11 +202,13 @@ def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: 
 serve = serve_function(_start, eventlet.green.socket.socket, backend)
 
 
-def _accept(listener: Any, server: Any, pool: Any) -> None:
+def _accept(listener: Any, server: Any, pool: Any, shared: bool) -> None:
     """eventlet.wsgi.server's accept loop, without its unbounded wait for every connection
     on the way out (the drain has a deadline) or its stop on a transient accept error.
 
     A full pool blocks `spawn`: at the connection cap, new connections wait in the backlog.
+    On a `shared` listener each accept yields (a green accept that finds a connection
+    waiting does not): the first worker awake took a whole burst of connects.
     """
     while True:
         try:
@@ -217,6 +220,8 @@ def _accept(listener: Any, server: Any, pool: Any) -> None:
         client.settimeout(server.socket_timeout)
         pool.spawn(server.process_request, [address, client, eventlet.wsgi.STATE_IDLE]) \
             .link(_close_client, client)
+        if shared:
+            eventlet.sleep(0)
 
 
 def _close_client(_: Any, client: Any) -> None:

@@ -229,10 +229,12 @@ class Server(pywsgi.WSGIServer):
     connections: Connections
 
 
-def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: Connections
-           ) -> tuple[Callable[[], Any], Callable[[], Any]]:
+def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: Connections,
+           shared: bool) -> tuple[Callable[[], Any], Callable[[], Any]]:
     server = Server(listener, application=app, log=None, error_log=log,
                     spawn=gevent.pool.Pool(limits.connections))
+    if shared:  # pywsgi takes up to 100 per wake-up: the first worker awake took a burst
+        server.max_accept = 1
     server.limits = limits
     server.connections = connections
     server.start()

@@ -6,11 +6,19 @@ some got ten times the service of others, and the p99 latency stretched to
 seconds. Pipelined requests make that case certain: every one of them is
 waiting in the socket. A request on a second connection must be answered
 after a few of them, not after all.
+
+Between workers sharing one listening socket, a wake-up takes one connection:
+the first awake took a whole burst of connects, leaving the others idle.
 """
 
+import socket
+import struct
+
+import pytest
 
 from brubeck import concurrency
 from brubeck.app import Brubeck
+from brubeck.concurrency import process
 from tests.conftest import listen_on_free_port
 from tests.hostile import rawhttp
 
@@ -63,5 +71,53 @@ def test_the_turn_keeps_pipelined_answers_in_order():
         bodies = [reply.split(b"\r\n\r\n", 1)[1] for reply in data.split(b"HTTP/1.1 ")[1:]]
         assert bodies == [str(i).encode() for i in range(20)]
     finally:
+        server.kill()
+        listener.close()
+
+
+
+QUEUED = 5
+
+
+def waiting_in(listener) -> int:
+    """Connections in `listener`'s accept queue: Linux's TCP_INFO gives it as `unacked`
+    for a listening socket (the 32-bit field after eight bytes and four other fields)."""
+    info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return struct.unpack_from("I", info, 24)[0]
+
+
+def supervisors_socket(monkeypatch):
+    """A listening socket as a worker adopts its supervisor's (`BRUBECK_LISTEN_FD`)."""
+    plain = listen_on_free_port()
+    monkeypatch.setenv(process.LISTEN_FD_ENV, str(plain.detach()))
+    return concurrency.active().listen("127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "alone"])
+def test_a_wake_up_accepts_one_connection_when_other_workers_share_the_socket(
+        shared, monkeypatch):
+    """Workers share the supervisor's listening socket. Each took every waiting connection
+    per wake-up, so the first awake took a whole burst of connects (wrk's 100 keep-alive
+    connections all went to one of two workers in half the runs): on a shared socket the
+    first request must run while the rest still wait in the queue. A socket of its own
+    is still emptied at once (pywsgi's 100 per wake-up: nobody else will take them)."""
+    backend = concurrency.active()
+    listener = supervisors_socket(monkeypatch) if shared else listen_on_free_port()
+    assert process.is_shared(listener) is shared
+    app = Brubeck(log_level="WARNING", request_ids=False)
+    app.add_route_rule(r"^/waiting$", lambda application, message: str(waiting_in(listener)),
+                       method="GET")
+    port = listener.getsockname()[1]
+    clients = [rawhttp.connect(port, timeout=10) for _ in range(QUEUED)]
+    for client in clients:  # queued, each with its request in, before the server starts
+        client.sendall(rawhttp.get("/waiting"))
+    server = backend.spawn(backend.serve_wsgi, app, sock=listener)
+    try:
+        seen = sorted(int(rawhttp.read_reply(client).body) for client in clients)
+        expected = list(range(QUEUED)) if shared else [0] * QUEUED
+        assert seen == expected, f"still queued as each request ran: {seen}"
+    finally:
+        for client in clients:
+            client.close()
         server.kill()
         listener.close()
