@@ -109,8 +109,8 @@ def inherited_listener(make_socket: SocketFactory = socket.socket) -> Any | None
 def is_shared(listener: Any) -> bool:
     """Whether `listener` is the supervisor's, which its other workers accept from too.
 
-    A server then takes one connection per wake-up, leaving the rest of a burst
-    to the others (`brubeck.servers`).
+    A server then takes a share of a burst per wake-up, leaving the rest to the
+    others (`brubeck.servers.base.accept_share`).
     """
     return listener in _shared
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,28 @@ def set_nodelay(sock: Any) -> None:
     """Responses go out in one write; Nagle would hold keep-alive replies back."""
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def accept_share(listener: Any, taken: int = 0) -> int:
+    """How many connections to take from a shared listener in one wake-up: half of those
+    waiting (with the `taken` ones this wake-up accepted already), at least one.
+
+    Workers share the supervisor's socket. Taking all of them, the first worker
+    awake took a whole burst of connects; taking one per wake-up, a busy worker
+    served a turn of every connection between two accepts, and at 500 connects the
+    last waited seconds. Halves leave the others their part in a few wake-ups.
+    Linux gives the queue's length as TCP_INFO's `unacked` for a listening socket.
+    """
+    try:
+        info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+        waiting: int = _UNACKED.unpack_from(info, _UNACKED_AT)[0]
+    except (OSError, AttributeError, struct.error):  # not Linux: one at a time
+        return 1
+    return max(1, (waiting + taken) // 2)
+
+
+_TCP_INFO_SIZE = 104
+_UNACKED, _UNACKED_AT = struct.Struct("I"), 24  # after 8 one-byte fields and 4 others
 
 
 def listen_socket(host: str, port: int, make_socket: Callable[..., Any]) -> Any:
@@ -95,10 +118,9 @@ class Connections:
 
 
 #: A library's server started on `listener` for `app`: (serve until the green thread is
-#: killed, stop accepting). Its arguments: app, listener, limits, connections.
-#: A library's own start: `(app, listener, limits, connections, shared)` to its
-#: `(serve forever, stop accepting)`; `shared`: other workers accept from the listener
-#: too (`process.is_shared`), so take one connection per wake-up.
+#: killed, stop accepting). Its arguments: app, listener, limits, connections, and
+#: whether other workers accept from the listener too (`process.is_shared`: then take
+#: `accept_share` connections per wake-up).
 Start = Callable[[Callable[..., Any], Any, Limits, Connections, bool],
                  tuple[Callable[[], Any], Callable[[], Any]]]
 

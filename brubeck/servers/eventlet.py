@@ -22,7 +22,7 @@ with warnings.catch_warnings():  # its multi-line deprecation banner; the backen
 from ..concurrency import eventlet as backend
 from ..errors import loggable, reason_phrase
 from ..limits import Limits
-from .base import Connections, HardenedConnection, log, serve_function
+from .base import Connections, HardenedConnection, accept_share, log, serve_function
 from .http import (
     ChunkedBody,
     HeadFields,
@@ -207,9 +207,10 @@ def _accept(listener: Any, server: Any, pool: Any, shared: bool) -> None:
     on the way out (the drain has a deadline) or its stop on a transient accept error.
 
     A full pool blocks `spawn`: at the connection cap, new connections wait in the backlog.
-    On a `shared` listener each accept yields (a green accept that finds a connection
-    waiting does not): the first worker awake took a whole burst of connects.
+    On a `shared` listener a wake-up takes its `accept_share` and yields (a green accept
+    that finds a connection waiting never does): the first worker awake took a burst.
     """
+    left = 0  # of this wake-up's share
     while True:
         try:
             client, address = listener.accept()
@@ -221,7 +222,11 @@ def _accept(listener: Any, server: Any, pool: Any, shared: bool) -> None:
         pool.spawn(server.process_request, [address, client, eventlet.wsgi.STATE_IDLE]) \
             .link(_close_client, client)
         if shared:
-            eventlet.sleep(0)
+            if not left:  # woke: the one taken counts among those waiting
+                left = accept_share(listener, taken=1)
+            left -= 1
+            if not left:
+                eventlet.sleep(0)
 
 
 def _close_client(_: Any, client: Any) -> None:

@@ -18,7 +18,7 @@ from gevent import pywsgi
 from ..concurrency import gevent as backend
 from ..errors import loggable
 from ..limits import Limits
-from .base import Connections, HardenedConnection, log, serve_function
+from .base import Connections, HardenedConnection, accept_share, log, serve_function
 from .http import (
     ChunkedBody,
     HeadFields,
@@ -31,6 +31,8 @@ from .http import (
     read_request_line,
 )
 
+#: Connections a server with a listener of its own takes per wake-up (pywsgi's default).
+GREEDY = 100
 #: What pywsgi keeps as its log when given `log=None` (private, hence the fallback).
 _NO_ACCESS_LOG = getattr(pywsgi, "_NoopLog", ())
 
@@ -227,14 +229,22 @@ class Server(pywsgi.WSGIServer):
     handler_class = Handler
     limits: Limits
     connections: Connections
+    shared = False  # other workers accept from the listener too
+
+    @property
+    def max_accept(self) -> int:  # type: ignore[override]  # pywsgi's is a plain attribute
+        """Connections taken per wake-up (pywsgi reads it once per wake-up)."""
+        return accept_share(self.socket) if self.shared else GREEDY
+
+    def set_max_accept(self) -> None:
+        """pywsgi sets 1 for `wsgi.multiprocess`; `max_accept` decides here."""
 
 
 def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: Connections,
            shared: bool) -> tuple[Callable[[], Any], Callable[[], Any]]:
     server = Server(listener, application=app, log=None, error_log=log,
                     spawn=gevent.pool.Pool(limits.connections))
-    if shared:  # pywsgi takes up to 100 per wake-up: the first worker awake took a burst
-        server.max_accept = 1
+    server.shared = shared
     server.limits = limits
     server.connections = connections
     server.start()

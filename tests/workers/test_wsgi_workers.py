@@ -5,7 +5,6 @@ backend (BRUBECK_CONCURRENCY)."""
 
 from __future__ import annotations
 
-import collections
 import http.client
 import os
 import re
@@ -49,41 +48,6 @@ def test_scaleout_4_two_wsgi_workers_serve_from_both_pids(tmp_path):
     with wsgi(tmp_path, copy_app(tmp_path)) as sup:
         assert pids_seen(sup.url, 2) == {str(p) for p in sup.worker_pids()}
         assert re.search(r"WSGI on http://127\.0\.0\.1:\d+", sup.log())
-
-
-def pids_of_a_burst(port: int, connections: int) -> collections.Counter[str]:
-    """Open `connections` at once (as wrk does), then ask each which worker took it."""
-    socks = [socket.create_connection(("127.0.0.1", port), timeout=30)
-             for _ in range(connections)]
-    try:
-        for sock in socks:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: burst\r\n\r\n")
-        served: collections.Counter[str] = collections.Counter()
-        for sock in socks:
-            reply = http.client.HTTPResponse(sock)
-            reply.begin()
-            served[reply.read().split()[1].decode()] += 1
-        return served
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def test_scaleout_4_a_burst_of_connections_is_spread_over_the_workers(tmp_path):
-    """Workers share one listening socket, and each took every connection waiting when it
-    woke: wrk's 100 keep-alive connections were often all one worker's (seen in 7 of 16
-    bursts here, and as a row of `python -m bench` at one worker's speed). On the shared
-    socket a wake-up takes one connection (tests/servers/test_fairness.py), so the
-    workers take turns."""
-    with wsgi(tmp_path, copy_app(tmp_path)) as sup:
-        port = int(sup.url.rsplit(":", 1)[1])
-        pids = {str(p) for p in sup.worker_pids()}
-        bursts = [pids_of_a_burst(port, 100) for _ in range(5)]
-        print(f"\n5 bursts of 100 connections over 2 WSGI workers: "
-              f"{[sorted(b.values()) for b in bursts]}")
-        for served in bursts:
-            assert set(served) == pids, bursts
-            assert min(served.values()) >= 10, bursts
 
 
 def test_scaleout_3_wsgi_rolling_restart_under_load(tmp_path):
