@@ -178,7 +178,7 @@ def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: 
     server = eventlet.wsgi.Server(
         listener, listener.getsockname(), app, log, protocol=protocol, log_output=False,
         debug=False, url_length_limit=limits.request_line + 1,
-        socket_timeout=limits.read_timeout)
+        socket_timeout=limits.read_timeout, environ={"wsgi.multiprocess": shared})
     # Header names go out as the app spelled them, as on gevent (`ETag` stays `ETag`), not
     # re-capitalized part by part at five calls a header. Set after construction: the
     # keyword warns, written for apps that send lower-case names, which Brubeck does not.

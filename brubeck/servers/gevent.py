@@ -243,7 +243,8 @@ class Server(pywsgi.WSGIServer):
 def _start(app: Callable[..., Any], listener: Any, limits: Limits, connections: Connections,
            shared: bool) -> tuple[Callable[[], Any], Callable[[], Any]]:
     server = Server(listener, application=app, log=None, error_log=log,
-                    spawn=gevent.pool.Pool(limits.connections))
+                    spawn=gevent.pool.Pool(limits.connections),
+                    environ={"wsgi.multiprocess": shared})
     server.shared = shared
     server.limits = limits
     server.connections = connections

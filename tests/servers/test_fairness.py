@@ -124,3 +124,24 @@ def test_a_wake_up_takes_half_the_waiting_connections_when_other_workers_share_t
             client.close()
         server.kill()
         listener.close()
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "alone"])
+def test_wsgi_multiprocess_says_whether_other_workers_share_the_socket(shared, monkeypatch):
+    """PEP 3333: `wsgi.multiprocess` is true when another process may call the same app;
+    `--workers N` makes N processes on the supervisor's socket."""
+    backend = concurrency.active()
+    listener = supervisors_socket(monkeypatch) if shared else listen_on_free_port()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [repr(environ["wsgi.multiprocess"]).encode()]
+
+    server = backend.spawn(backend.serve_wsgi, app, sock=listener)
+    try:
+        with rawhttp.connect(listener.getsockname()[1], timeout=10) as client:
+            client.sendall(rawhttp.get("/"))
+            assert rawhttp.read_reply(client).body == repr(shared).encode()
+    finally:
+        server.kill()
+        listener.close()
