@@ -262,5 +262,7 @@ class RedisBus(Bus):
         if reader is not None:
             self._stop_reader(reader)
         self._drop_connection()
+        # The pool is ours: redis-py's close() leaves a pool it was handed open.
+        self.client.connection_pool.disconnect()
         self.client.close()
         super().close()

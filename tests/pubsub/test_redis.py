@@ -221,3 +221,20 @@ def test_a_bus_closed_while_its_reader_connects_leaves_no_socket_open(own_redis,
         bus.close()
     gc.collect()
     assert [str(u.exc_value) for u in unraisable] == []
+
+
+def test_a_closed_bus_leaves_no_connection_open_on_redis(own_redis, prefix):
+    """close() disconnects the bus's pool too: redis-py closes a pool on close() only
+    if the client made it, and this one is made by the bus."""
+    admin = redis.Redis.from_url(own_redis)
+    try:
+        bus = pubsub.connect(own_redis, prefix=prefix)
+        bus.publish("x", "1")  # a pool connection
+        bus.wait("x", None, 0)  # the reader's own connection
+        wait_until(lambda: bus._reader_id is not None, 10, "the reader did not connect")
+        assert len(admin.client_list()) >= 3
+        bus.close()
+        wait_until(lambda: len(admin.client_list()) == 1, 10,
+                   f"still open after close(): {admin.client_list()}")
+    finally:
+        admin.close()
