@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -261,6 +262,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="py-spy collapsed stacks of the measured phase (one kind, one round);"
                              " a profile table is printed")
     args = parser.parse_args(argv)
+    if args.spy is not None and shutil.which("py-spy") is None:
+        parser.error("--spy needs py-spy on PATH (pip install py-spy)")
     results: dict[str, list[dict[str, float]]] = {k: [] for k in args.kind}
     for round_no in range(args.rounds):
         for kind in args.kind if round_no % 2 == 0 else args.kind[::-1]:
